@@ -1,0 +1,674 @@
+"""Choose where to open facilities: p-median, maximal covering and capacitated p-median.
+
+Issue 5 §5. Each model is a class in the manner of spopt: build it with
+``from_cost_matrix(...)``, call ``solve()`` (which returns the model), read the
+results from attributes (``open_sites``, ``assignment``, ``objective``,
+``mean_dist``, ``gap``, ``status``, ``solve_seconds``).
+
+Every model is solved to proven optimality with HiGHS (:func:`scipy.optimize.milp`)
+unless a time limit stops it first; then ``status`` is ``"time_limit"`` and ``gap``
+is the relative distance between the best solution and the best proven bound.
+
+The p-median solver does not hand the textbook :math:`n^2` formulation to the MIP
+solver. It works in three stages, each of which may already prove optimality:
+
+1. a greedy start improved by best-improvement vertex substitution (Teitz and Bart
+   1968), evaluated for all swaps at once in the manner of Resende and Werneck
+   (2007), gives an incumbent;
+2. the Lagrangian relaxation of the assignment constraints (Beasley 1993), optimised
+   by subgradient steps, gives lower bounds; reduced-cost tests fix sites open or
+   closed when forcing the opposite would push the bound past the incumbent;
+3. the sites left free go into the compact formulation of Elloumi (2010) over each
+   client's sorted distinct distances, written as a chain so that it has
+   :math:`O(\text{pairs})` non-zeros, and HiGHS solves that reduced MIP exactly.
+
+Costs are any non-negative travel cost; ``inf`` marks a pair that is not allowed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
+
+from gridmap.care.allocation import (
+    InfeasibleAllocation,
+    ModelSpecificationError,
+    Progress,
+    check_capacities,
+    check_cost_matrix,
+    check_positive_int,
+    check_weights,
+    format_amount,
+    nearest_k_mask,
+    unreachable_clients_error,
+)
+from gridmap.errors import GridMapError
+
+__all__ = ["PMedian", "MaxCoverage", "CapacitatedPMedian"]
+
+# Relative optimality tolerance for data that are not integers; with integer weighted
+# costs the solvers prove exact optimality (no solution better by one unit).
+_REL_TOL = 1e-9
+
+
+# ---------------------------------------------------------------------------
+# Checks shared by the three models
+
+
+def _check_forced(forced, n_sites) -> np.ndarray:
+    """Return forced site indices (sorted, unique) from indices or a boolean mask."""
+    if forced is None:
+        return np.zeros(0, dtype=int)
+    if hasattr(forced, "to_numpy"):
+        forced = forced.to_numpy()
+    arr = np.asarray(forced)
+    if arr.dtype == bool:
+        if arr.size != n_sites:
+            raise ModelSpecificationError(
+                f"forced mask has {arr.size} values but there are {n_sites} candidate sites"
+            )
+        return np.flatnonzero(arr)
+    arr = arr.ravel()
+    if arr.size == 0:
+        return np.zeros(0, dtype=int)
+    if not np.issubdtype(arr.dtype, np.integer):
+        raise ModelSpecificationError(
+            f"forced must be site indices (integers) or a boolean mask, got dtype {arr.dtype}"
+        )
+    bad = (arr < 0) | (arr >= n_sites)
+    if bad.any():
+        raise ModelSpecificationError(
+            f"forced site {int(arr[bad][0])} is not a column of the cost matrix "
+            f"(0..{n_sites - 1})"
+        )
+    return np.unique(arr).astype(int)
+
+
+def _check_p(p, n_sites, n_forced) -> int:
+    p = check_positive_int(p, "p")
+    if p > n_sites:
+        raise ModelSpecificationError(f"p={p} exceeds the {n_sites} candidate sites")
+    if p < n_forced:
+        raise ModelSpecificationError(f"p={p} is smaller than the {n_forced} forced sites")
+    return p
+
+
+def _is_integral(values) -> bool:
+    """True when every finite value is an integer small enough to add up exactly."""
+    finite = values[np.isfinite(values)]
+    return bool(
+        finite.size == 0
+        or (np.all(finite == np.round(finite)) and finite.sum() < 2.0**52)
+    )
+
+
+def _milp_outcome(res):
+    """Return (status, x, objective, dual_bound) from a scipy milp result."""
+    if res.status == 2:
+        return "infeasible", None, None, None
+    if res.x is None:
+        if res.status == 1:
+            return "time_limit", None, None, None
+        raise GridMapError(f"HiGHS failed: {res.message}")
+    status = "optimal" if res.status == 0 else "time_limit"
+    bound = getattr(res, "mip_dual_bound", None)
+    if bound is None or not np.isfinite(bound):
+        bound = res.fun if status == "optimal" else -np.inf
+    return status, res.x, float(res.fun), float(bound)
+
+
+def _milp_options(clock, rel_gap):
+    options = {"disp": False, "mip_rel_gap": rel_gap}
+    if clock.remaining() is not None:
+        options["time_limit"] = max(clock.remaining(), 1e-3)
+    return options
+
+
+class _LocationModel:
+    """Attributes and summary shared by the location models."""
+
+    kind = "location"
+
+    def __init__(self, cost, weights, p, forced, allowed, k):
+        self.cost = cost
+        self.weights = weights
+        self.p = p
+        self.forced = forced
+        self.allowed = allowed
+        self.max_candidates_per_client = k
+        self.reduced = k is not None and k < cost.shape[1]
+        self.open_sites = None
+        self.assignment = None
+        self.objective = None
+        self.lower_bound = None
+        self.mean_dist = None
+        self.gap = None
+        self.status = "unsolved"
+        self.solve_seconds = None
+        self.diagnostics = {}
+
+    @property
+    def reduction(self) -> str | None:
+        """A sentence describing the nearest-k reduction, or None when none was used."""
+        if not self.reduced:
+            return None
+        return (
+            f"each client restricted to its {self.max_candidates_per_client} nearest "
+            "candidate sites (forced sites always allowed); the optimum is that of the "
+            "reduced model"
+        )
+
+    def _assign_nearest(self, open_sites):
+        """Assign every client to its nearest open allowed site (-1 if none)."""
+        sub = np.where(self.allowed[:, open_sites], self.cost[:, open_sites], np.inf)
+        best = sub.argmin(axis=1)
+        assignment = open_sites[best]
+        dist = sub[np.arange(sub.shape[0]), best]
+        assignment[~np.isfinite(dist)] = -1
+        return assignment, dist
+
+    def _finish_gap(self):
+        if self.objective is None or self.lower_bound is None:
+            self.gap = float("nan")
+        elif self.objective == 0:
+            self.gap = 0.0
+        else:
+            self.gap = max(0.0, abs(self.objective - self.lower_bound) / abs(self.objective))
+
+    def summary(self) -> str:
+        """One line: model, status, objective, gap, time and any reduction."""
+        text = (
+            f"{self.kind}: p={self.p}, {self.status}, objective {self.objective:,.6g}, "
+            f"gap {self.gap:.2%}, {self.solve_seconds:.2f} s"
+        )
+        if self.reduced:
+            text += f"; {self.reduction}"
+        return text
+
+
+# ---------------------------------------------------------------------------
+# p-median machinery on weighted costs (clients x sites, inf = forbidden)
+
+
+def _nearest_two(wcm, open_idx):
+    """Nearest and second-nearest open cost per client, and the nearest's position."""
+    sub = wcm[:, open_idx]
+    two = np.argpartition(sub, 1, axis=1)[:, :2]
+    rows = np.arange(sub.shape[0])
+    a, b = sub[rows, two[:, 0]], sub[rows, two[:, 1]]
+    first = np.where(a <= b, two[:, 0], two[:, 1])
+    return np.minimum(a, b), first, np.maximum(a, b)
+
+
+def _greedy(wcm, r, open_fixed, candidates, start_cost):
+    """Add ``r`` sites from ``candidates`` one by one, each the largest saving."""
+    d = start_cost.copy() if open_fixed.size == 0 else np.minimum(
+        start_cost, wcm[:, open_fixed].min(axis=1)
+    )
+    chosen = []
+    pool = candidates.copy()
+    for _ in range(r):
+        saving = np.maximum(d[:, None] - wcm[:, pool], 0.0).sum(axis=0)
+        k = int(saving.argmax())
+        chosen.append(pool[k])
+        d = np.minimum(d, wcm[:, pool[k]])
+        pool = np.delete(pool, k)
+    return np.array(chosen, dtype=int)
+
+
+def _interchange(wcm, open_idx, movable, candidates, clock):
+    """Best-improvement vertex substitution; returns the local optimum's open sites.
+
+    ``movable`` marks which positions of ``open_idx`` may be swapped out;
+    ``candidates`` are the sites that may be swapped in. For a swap of ``j`` in and
+    ``r`` out the change in cost is ``-gain[j] + loss[r] - extra[r, j]`` with the
+    client sums of Resende and Werneck (2007), all evaluated at once per pass.
+    """
+    open_idx = open_idx.copy()
+    n_open = open_idx.size
+    if n_open < 2 or not movable.any():
+        return open_idx
+    tol = 1e-12 * max(1.0, float(np.abs(wcm).max()))
+    while True:
+        clock(None, "improving the incumbent by site swaps")
+        d1, owner, d2 = _nearest_two(wcm, open_idx)
+        closed = np.setdiff1d(candidates, open_idx)
+        if closed.size == 0:
+            return open_idx
+        sub = wcm[:, closed]
+        s1 = np.maximum(d1[:, None] - sub, 0.0)
+        gain = s1.sum(axis=0)
+        extra_rows = np.maximum(d2[:, None] - sub, 0.0) - s1
+        order = np.argsort(owner, kind="stable")
+        counts = np.bincount(owner, minlength=n_open)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        extra = np.zeros((n_open, closed.size))
+        has = counts > 0
+        if has.any():
+            extra[has] = np.add.reduceat(extra_rows[order], starts[has], axis=0)
+        loss = np.bincount(owner, weights=d2 - d1, minlength=n_open)
+        delta = loss[:, None] - gain[None, :] - extra
+        delta[~movable] = np.inf
+        r, j = np.unravel_index(int(delta.argmin()), delta.shape)
+        if not delta[r, j] < -tol:
+            return open_idx
+        open_idx[r] = closed[j]
+
+
+def _cost_of(wcm, open_idx):
+    return float(wcm[:, open_idx].min(axis=1).sum())
+
+
+class _PMedianSolver:
+    """Exact p-median on weighted costs ``wc`` (clients x sites, inf = forbidden)."""
+
+    def __init__(self, wc, p, forced, clock, rel_gap):
+        self.wc = wc
+        self.m, self.n = wc.shape
+        self.p = p
+        self.forced = forced
+        self.clock = clock
+        self.integral = _is_integral(wc)
+        self.rel_gap = max(rel_gap, _REL_TOL)
+        finite = np.isfinite(wc)
+        rowmax = np.where(finite, wc, 0.0).max(axis=1)
+        # A forbidden pair costs more than any feasible solution, so the penalised
+        # problem has the same optima as the true one whenever one is feasible.
+        self.big = float(rowmax.sum()) + 1.0
+        self.wcm = np.where(finite, wc, self.big)
+        self.info = {}
+
+    # ---- tolerances
+    def _step(self, ub):
+        """Smallest improvement worth searching for below the incumbent ``ub``."""
+        return 1.0 if self.integral else self.rel_gap * max(abs(ub), 1.0)
+
+    def _margin(self, ub):
+        return 1e-7 + 1e-12 * abs(ub)
+
+    def proven_bound(self, bound, ub):
+        """Turn a valid lower bound into the one to report (rounded up for integers)."""
+        if self.integral:
+            return float(math.ceil(bound - self._margin(ub)))
+        return float(bound)
+
+    # ---- stages
+    def solve(self):
+        clock, forced = self.clock, self.forced
+        free = np.setdiff1d(np.arange(self.n), forced)
+        r = self.p - forced.size
+        clock(0.0, "building a starting solution")
+        if r == 0:
+            return self._result(forced, status="optimal", lb=None)
+        if r == free.size:
+            return self._result(np.arange(self.n), status="optimal", lb=None)
+        start = np.full(self.m, 2.0 * self.big)
+        base = start if forced.size == 0 else np.minimum(start, self.wcm[:, forced].min(1))
+        if r == 1:
+            # Exact by enumeration: one site to add.
+            totals = np.minimum(base[:, None], self.wcm[:, free]).sum(axis=0)
+            best = free[int(totals.argmin())]
+            return self._result(np.append(forced, best), status="optimal", lb=None)
+
+        chosen = _greedy(self.wcm, r, forced, free, start)
+        open_idx = np.concatenate([forced, chosen])
+        movable = np.r_[np.zeros(forced.size, bool), np.ones(r, bool)]
+        clock(0.05, "improving the incumbent by site swaps")
+        open_idx = _interchange(self.wcm, open_idx, movable, free, clock)
+        ub = _cost_of(self.wcm, open_idx)
+        self.info["heuristic_objective"] = ub
+
+        fixed0, fixed1, lb, open_idx, ub = self._lagrangian(open_idx, ub)
+        self.info["lagrangian_bound"] = lb
+        self.info["fixed_closed"] = int(fixed0.sum())
+        self.info["fixed_open"] = int(fixed1.sum())
+        if lb > ub - self._step(ub) + self._margin(ub):
+            return self._result(open_idx, status="optimal", lb=lb)
+        return self._reduced_mip(open_idx, ub, lb, fixed0, fixed1)
+
+    def _lagrangian(self, open_idx, ub, max_iter=3000, stall_limit=25, f_min=1e-3):
+        """Subgradient optimisation of the Lagrangian dual with reduced-cost fixing.
+
+        Relaxing :math:`\\sum_j x_{ij} = 1` with multipliers :math:`\\lambda_i` gives
+        :math:`L(\\lambda) = \\sum_i \\lambda_i + \\min_{|S|=p} \\sum_{j\\in S} \\rho_j`,
+        :math:`\\rho_j = \\sum_i \\min(0, c_{ij} - \\lambda_i)`, so the subproblem opens
+        the ``p`` smallest :math:`\\rho_j`. Opening a site outside that set raises
+        the bound by :math:`\\rho_j - \\rho_{(p)}`; closing one inside raises it by
+        :math:`\\rho_{(p+1)} - \\rho_j`. When the raised bound passes the incumbent
+        by less than one step the site is fixed.
+        """
+        clock, wcm, n = self.clock, self.wcm, self.n
+        forced_mask = np.zeros(n, bool)
+        forced_mask[self.forced] = True
+        fixed0 = np.zeros(n, bool)
+        fixed1 = forced_mask.copy()
+        d1, _, d2 = _nearest_two(wcm, open_idx)
+        # Start from the second-nearest open cost: with it, the incumbent's sites
+        # have rho equal to minus their clients' regret and the bound starts near it.
+        lam = d2.copy()
+        best_lb, best_lam = -np.inf, lam
+        f, stall = 2.0, 0
+        for it in range(max_iter):
+            if it % 20 == 0:
+                clock(0.1 + 0.5 * min(it / 600, 1.0), "bounding (Lagrangian relaxation)")
+            rho = np.minimum(wcm - lam[:, None], 0.0).sum(axis=0)
+            free = ~fixed0 & ~fixed1
+            free_idx = np.flatnonzero(free)
+            r = self.p - int(fixed1.sum())
+            rf = rho[free_idx]
+            if r <= 0:
+                chosen = np.zeros(0, dtype=int)
+            elif r >= free_idx.size:
+                chosen = free_idx
+            else:
+                chosen = free_idx[np.argpartition(rf, r - 1)[:r]]
+            lb = lam.sum() + rho[fixed1].sum() + rho[chosen].sum()
+            target = ub - self._step(ub) + self._margin(ub)
+            if 0 < r < free_idx.size:
+                in_chosen = np.zeros(n, bool)
+                in_chosen[chosen] = True
+                rth = rho[chosen].max()
+                rest = free & ~in_chosen
+                r1th = rho[rest].min()
+                fixed0 |= rest & (lb + rho - rth > target)
+                fixed1 |= in_chosen & (lb - rho + r1th > target)
+            elif r <= 0:
+                fixed0 |= free
+            else:
+                fixed1 |= free
+            if fixed1.sum() > self.p:
+                # Every solution better than the incumbent was excluded.
+                best_lb = max(best_lb, ub)
+                break
+            if lb > best_lb + 1e-12 * abs(lb):
+                best_lb, best_lam, stall = lb, lam, 0
+            else:
+                stall += 1
+                if stall >= stall_limit:
+                    f, stall = f / 2.0, 0
+            if best_lb > target or f < f_min:
+                break
+            y = np.flatnonzero(fixed1) if r <= 0 else np.concatenate(
+                [np.flatnonzero(fixed1), chosen]
+            )
+            cost_y = _cost_of(wcm, y)
+            if cost_y < ub - 1e-12 * abs(ub) and y.size == self.p:
+                ub, open_idx = cost_y, y
+            g = 1.0 - (wcm[:, y] < lam[:, None]).sum(axis=1)
+            norm = float(g @ g)
+            if norm == 0:
+                break
+            lam = lam + f * (ub - lb) / norm * g
+        self.info["lagrangian_iterations"] = it + 1
+        self.best_lam = best_lam
+        # Polish the best solution found by the Lagrangian heuristic.
+        movable = ~np.isin(open_idx, self.forced)
+        improved = _interchange(
+            wcm, open_idx, movable, np.setdiff1d(np.arange(n), self.forced), clock
+        )
+        if _cost_of(wcm, improved) < ub:
+            ub, open_idx = _cost_of(wcm, improved), improved
+        return fixed0, fixed1, best_lb, open_idx, ub
+
+    def _reduced_mip(self, open_idx, ub, lb, fixed0, fixed1):
+        """Solve the chain form of Elloumi's formulation over the sites left free.
+
+        For client :math:`i`, let :math:`D_i^1 < \\dots < D_i^{K_i}` be the distinct
+        costs to free sites below :math:`D_i^{K_i+1}`, its cost to the nearest site
+        fixed open (infinite if none). With :math:`z_i^k = 1` when the client pays at
+        least :math:`D_i^{k+1}`:
+
+        .. math::
+
+            \\min \\sum_i \\Big(D_i^1 + \\sum_k (D_i^{k+1}-D_i^k)\\, z_i^k\\Big)
+            \\;\\text{s.t.}\\;
+            z_i^{k-1} - z_i^{k} \\le \\sum_{j: c_{ij}=D_i^k} y_j,\\;
+            z_i^0 = 1,\\; \\sum_j y_j = p - |O|,
+
+        which has the LP bound of the classical formulation; when no site is fixed
+        open the last :math:`z_i^{K_i}` is 0 (the client must be served).
+        """
+        clock = self.clock
+        clock(0.65, "solving the reduced MIP")
+        wc = self.wc
+        free = np.flatnonzero(~fixed0 & ~fixed1)
+        opened = np.flatnonzero(fixed1)
+        r = self.p - opened.size
+        if opened.size:
+            cap = wc[:, opened].min(axis=1)
+        else:
+            cap = np.full(self.m, np.inf)
+        sub = wc[:, free]
+        mask = sub < cap[:, None]
+        ii, jj = np.nonzero(mask)
+        vv = sub[ii, jj]
+        order = np.lexsort((vv, ii))
+        ii, jj, vv = ii[order], jj[order], vv[order]
+        new_client = np.r_[True, ii[1:] != ii[:-1]] if ii.size else np.zeros(0, bool)
+        new_level = new_client | np.r_[True, vv[1:] != vv[:-1]] if ii.size else new_client
+        level = np.cumsum(new_level) - 1
+        n_levels = int(level[-1] + 1) if ii.size else 0
+        lev_client = ii[new_level]
+        lev_value = vv[new_level]
+        lev_first = new_client[new_level]
+        lev_last = np.r_[lev_first[1:], True] if n_levels else lev_first
+        nxt = np.r_[lev_value[1:], 0.0] if n_levels else lev_value
+        nxt = np.where(lev_last, cap[lev_client], nxt)
+        coef = np.where(np.isfinite(nxt), nxt - lev_value, 0.0)
+        z_ub = np.where(np.isfinite(nxt), 1.0, 0.0)
+        has_levels = np.zeros(self.m, bool)
+        has_levels[lev_client] = True
+        if np.any(~has_levels & ~np.isfinite(cap)):
+            raise InfeasibleAllocation(
+                "no choice of p sites lets every client reach an allowed site"
+            )
+        constant = float(lev_value[lev_first].sum() + cap[~has_levels].sum())
+        n_y = free.size
+        # Rows: one per level. y_j (free position) enters the row of its level.
+        rows_y = level
+        cols_y = jj
+        rows_z = np.arange(n_levels)
+        cols_z = n_y + np.arange(n_levels)
+        prev = ~lev_first
+        rows_zp = np.flatnonzero(prev)
+        cols_zp = n_y + rows_zp - 1
+        a = sp.csr_array(
+            (
+                np.concatenate([np.ones(rows_y.size), np.ones(n_levels), -np.ones(rows_zp.size)]),
+                (np.concatenate([rows_y, rows_z, rows_zp]),
+                 np.concatenate([cols_y, cols_z, cols_zp])),
+            ),
+            shape=(n_levels, n_y + n_levels),
+        )
+        lower = lev_first.astype(float)
+        card = sp.csr_array(
+            (np.ones(n_y), (np.zeros(n_y, int), np.arange(n_y))), shape=(1, n_y + n_levels)
+        )
+        c = np.concatenate([np.zeros(n_y), coef])
+        integrality = np.concatenate([np.ones(n_y), np.zeros(n_levels)])
+        bounds = Bounds(np.zeros(n_y + n_levels), np.concatenate([np.ones(n_y), z_ub]))
+        self.info["mip_sites"] = int(n_y)
+        self.info["mip_levels"] = int(n_levels)
+        res = milp(
+            c,
+            integrality=integrality,
+            bounds=bounds,
+            constraints=[LinearConstraint(a, lower, np.inf), LinearConstraint(card, r, r)],
+            options=_milp_options(clock, 0.0 if self.integral else self.rel_gap),
+        )
+        status, x, fun, bound = _milp_outcome(res)
+        if status == "infeasible":
+            if ub < self.big:
+                # Nothing better than the incumbent exists in the reduced region.
+                return self._result(open_idx, status="optimal", lb=ub)
+            raise InfeasibleAllocation(
+                "no choice of p sites lets every client reach an allowed site"
+            )
+        if x is not None:
+            value = fun + constant
+            if value < ub - self._margin(ub):
+                ub = value
+                open_idx = np.concatenate([opened, free[x[:n_y] > 0.5]])
+        region_bound = bound + constant if np.isfinite(bound) else lb
+        # The region holds every solution better than the incumbent by a full step,
+        # so outside it nothing beats ub - step (or ub itself for integer data).
+        outside = ub if self.integral else ub - self._step(ub)
+        global_lb = max(lb, min(region_bound, outside))
+        return self._result(open_idx, status=status, lb=global_lb)
+
+    def _result(self, open_idx, *, status, lb):
+        open_idx = np.unique(open_idx)
+        ub = _cost_of(self.wcm, open_idx)
+        if ub >= self.big:
+            raise InfeasibleAllocation(
+                "no choice of p sites lets every client reach an allowed site"
+            )
+        if lb is None:
+            lb = ub
+        lb = min(self.proven_bound(lb, ub), ub)
+        return open_idx, ub, lb, status
+
+
+class PMedian(_LocationModel):
+    r"""p-median: open ``p`` sites to minimise the total weighted cost to the nearest.
+
+    With client weights :math:`w_i`, costs :math:`c_{ij}`, site variables
+    :math:`y_j \in \{0,1\}` and assignments :math:`x_{ij} \in [0,1]`:
+
+    .. math::
+
+        \min \sum_i \sum_j w_i c_{ij} x_{ij}
+        \quad\text{s.t.}\quad \sum_j x_{ij} = 1 \;\forall i,\quad
+        x_{ij} \le y_j,\quad \sum_j y_j = p,\quad y_j = 1 \;\forall j \in F,
+
+    with :math:`F` the forced (existing) sites and :math:`x_{ij} = 0` on pairs that
+    are not allowed (infinite cost, or outside a client's nearest ``k`` sites when
+    ``max_candidates_per_client=k``). The solver (see the module docstring) proves
+    optimality by a Lagrangian bound, with reduced-cost fixing, and an exact MIP on
+    the sites left free.
+
+    Attributes
+    ----------
+    open_sites : ndarray of int
+        Column indices of the open sites, sorted (forced sites included).
+    assignment : ndarray of int, shape (clients,)
+        The nearest open site of each client.
+    distance : ndarray, shape (clients,)
+        Each client's cost to its assigned site (unweighted).
+    objective : float
+        :math:`\sum_i w_i \min_{j \text{ open}} c_{ij}`.
+    lower_bound : float
+        Best proven lower bound; equals ``objective`` when ``status == "optimal"``.
+    gap : float
+        ``(objective - lower_bound) / objective``.
+    mean_dist : float
+        ``objective / sum(weights)``.
+    status : str
+        ``"optimal"`` or ``"time_limit"``.
+    reduced : bool
+        Whether the nearest-k reduction was in force; :attr:`reduction` says how.
+    solve_seconds : float
+    diagnostics : dict
+        Heuristic objective, Lagrangian bound, sites fixed, size of the reduced MIP.
+
+    Examples
+    --------
+    >>> cost = [[0, 4, 9], [4, 0, 5], [9, 5, 0], [8, 4, 1]]
+    >>> model = PMedian.from_cost_matrix(cost, [1, 1, 1, 2], p=2).solve()
+    >>> model.open_sites.tolist(), model.objective, model.status
+    ([0, 2], 9.0, 'optimal')
+
+    Forced sites stay open even when they are a poor choice:
+
+    >>> PMedian.from_cost_matrix(cost, p=2, forced=[1]).solve().open_sites.tolist()
+    [1, 2]
+    """
+
+    kind = "p-median"
+
+    @classmethod
+    def from_cost_matrix(
+        cls, cost_matrix, weights=None, *, p, forced=None, max_candidates_per_client=None
+    ):
+        """Create a p-median model from a client x site cost matrix.
+
+        Parameters
+        ----------
+        cost_matrix : array-like, shape (clients, sites)
+            Travel cost; ``inf`` forbids a pair; NaN is an error.
+        weights : array-like, shape (clients,), optional
+            Demand of each client; ones when omitted.
+        p : int
+            Number of sites to open, forced sites included.
+        forced : array-like of int or bool mask, optional
+            Existing facilities that must stay open.
+        max_candidates_per_client : int, optional
+            Reduction: each client may use only its ``k`` nearest sites (plus forced
+            sites). Smaller and faster, but the optimum is that of the reduced model;
+            the model reports it in :attr:`reduced` and :attr:`reduction`.
+
+        Returns
+        -------
+        PMedian
+
+        Raises
+        ------
+        ModelSpecificationError
+            No sites, no demand, NaN costs, or ``p`` outside ``[len(forced), sites]``.
+        """
+        cost = check_cost_matrix(cost_matrix)
+        w = check_weights(weights, cost.shape[0])
+        forced_idx = _check_forced(forced, cost.shape[1])
+        p = _check_p(p, cost.shape[1], forced_idx.size)
+        k = check_positive_int(
+            max_candidates_per_client, "max_candidates_per_client", allow_none=True
+        )
+        allowed = nearest_k_mask(cost, k, keep=forced_idx)
+        return cls(cost, w, p, forced_idx, allowed, k)
+
+    def solve(self, time_limit=None, *, mip_rel_gap=0.0, progress=None, cancelled=None):
+        """Solve to proven optimality (or until ``time_limit`` seconds).
+
+        Parameters
+        ----------
+        time_limit : float, optional
+            Wall-clock budget; the best solution and bound found are kept.
+        mip_rel_gap : float
+            Relative gap at which to stop; 0 proves optimality.
+        progress : callable(fraction, message), optional
+        cancelled : callable() -> bool, optional
+            Polled between steps; when it returns True, :class:`SolveCancelled` is
+            raised.
+
+        Returns
+        -------
+        PMedian
+            ``self``.
+
+        Raises
+        ------
+        InfeasibleAllocation
+            Some client cannot reach any allowed site, or no choice of ``p`` sites
+            reaches them all.
+        """
+        clock = Progress(progress, cancelled, time_limit)
+        w = self.weights
+        unreachable_clients_error(self.allowed, w, reduced=self.reduced)
+        active = w > 0
+        wc = np.where(self.allowed[active], self.cost[active] * w[active, None], np.inf)
+        solver = _PMedianSolver(wc, self.p, self.forced, clock, mip_rel_gap)
+        open_idx, ub, lb, status = solver.solve()
+        self.open_sites = open_idx
+        self.assignment, self.distance = self._assign_nearest(open_idx)
+        self.objective = ub
+        self.lower_bound = lb
+        self.status = status
+        self.mean_dist = ub / w.sum()
+        self._finish_gap()
+        self.diagnostics = solver.info
+        self.solve_seconds = clock.elapsed()
+        clock(1.0, "done")
+        return self
