@@ -1,0 +1,137 @@
+"""The ``gridmap`` command: thin wrappers over the library.
+
+Any :class:`gridmap.errors.GridMapError` becomes one line on stderr and exit status 2;
+``validate`` exits 1 when it finds problems.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from gridmap.errors import GridMapError
+
+__all__ = ["main", "build_parser"]
+
+
+def _cmd_demo(args):
+    from gridmap.demo.build import build_demo
+
+    def report(fraction, message):
+        if not args.quiet:
+            print(f"[{fraction:4.0%}] {message}", file=sys.stderr)
+
+    path = build_demo(args.out, scale=args.scale, seed=args.seed, progress=report)
+    print(path)
+    return 0
+
+
+def _cmd_info(args):
+    from gridmap.project import Project
+
+    info = Project(args.project).info()
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False))
+        return 0
+    print(f"{info['path']}  ({info['crs']}{', 合成演示数据' if info['synthetic'] else ''})")
+    for name, count in info["layers"].items():
+        print(f"  {name:<14} {count:>9,}")
+    for key in ("grids_by_zone", "communities_by_zone", "totals"):
+        if key in info:
+            print(f"  {key}: " + ", ".join(f"{k}={v:,}" for k, v in info[key].items()))
+    return 0
+
+
+def _cmd_import_grids(args):
+    from gridmap.grids.importing import import_grids
+
+    summary = import_grids(args.project, args.file, crs=args.crs, encoding=args.encoding)
+    print(json.dumps(summary, ensure_ascii=False))
+    return 0
+
+
+def _cmd_export_grids(args):
+    from gridmap.grids.io import write_vector
+    from gridmap.project import Project
+
+    grids = Project(args.project).read("grids")
+    print(write_vector(grids, args.file))
+    return 0
+
+
+def _cmd_validate(args):
+    from gridmap.grids.validate import validate_project
+
+    report = validate_project(args.project)
+    if args.json:
+        print(json.dumps(report.to_dict(), ensure_ascii=False))
+    else:
+        print(report.summary())
+    return 0 if report.ok else 1
+
+
+def _cmd_app(args):
+    try:
+        from gridmap.app.main import run_app
+    except ImportError as exc:  # PyQt5 missing or no display libraries
+        raise GridMapError(f"cannot start the desktop app: {exc}") from None
+    return run_app(args.project, offscreen=args.offscreen, screenshot=args.screenshot, language=args.lang)
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="gridmap", description="GridMap 网格化社会治理规划工具")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("demo", help="build the synthetic Yichang demo city and project")
+    p.add_argument("--out", default="demo", help="output folder (default: demo)")
+    p.add_argument("--scale", type=float, default=1.0, help="share of the 700,000 residents (default 1.0)")
+    p.add_argument("--seed", type=int, default=2013)
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("info", help="summarise a project")
+    p.add_argument("project")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("import-grids", help="import a grid layer (shapefile, GeoPackage, GeoJSON)")
+    p.add_argument("project")
+    p.add_argument("file")
+    p.add_argument("--crs", help="CRS of the file: EPSG code, gcj02 or bd09 (overrides the file's)")
+    p.add_argument("--encoding", help="text encoding of a shapefile without .cpg (detected otherwise)")
+    p.set_defaults(func=_cmd_import_grids)
+
+    p = sub.add_parser("export-grids", help="export the grid layer (.shp, .gpkg or .geojson)")
+    p.add_argument("project")
+    p.add_argument("file")
+    p.set_defaults(func=_cmd_export_grids)
+
+    p = sub.add_parser("validate", help="check the grid coverage's topology")
+    p.add_argument("project")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("app", help="open the desktop app")
+    p.add_argument("project", nargs="?", help="project (.gpkg); default: the demo if built")
+    p.add_argument("--offscreen", action="store_true", help="render without a display")
+    p.add_argument("--screenshot", metavar="FILE", help="save a PNG of the window and exit")
+    p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    p.set_defaults(func=_cmd_app)
+    return parser
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except GridMapError as exc:
+        print(f"gridmap: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
