@@ -52,6 +52,9 @@ __all__ = ["PMedian", "MaxCoverage", "CapacitatedPMedian"]
 # Relative optimality tolerance for data that are not integers; with integer weighted
 # costs the solvers prove exact optimality (no solution better by one unit).
 _REL_TOL = 1e-9
+# Nodes the p-median branch and bound may use before handing over to the HiGHS MIP
+# (method="auto"); the OR-Library instances pmed1-20 need fewer than 100.
+_TREE_NODE_LIMIT = 3000
 
 
 # ---------------------------------------------------------------------------
@@ -262,10 +265,105 @@ def _cost_of(wcm, open_idx):
     return float(wcm[:, open_idx].min(axis=1).sum())
 
 
+class _DualResult:
+    """What one run of :func:`_lagrangian_dual` found (see there)."""
+
+    __slots__ = ("lb", "lam", "y", "ybar", "fixed0", "fixed1", "ceiling", "ub",
+                 "incumbent", "pruned", "iterations")
+
+    def __init__(self, **kwargs):
+        for key, value in kwargs.items():
+            setattr(self, key, value)
+
+
+def _lagrangian_dual(w, p, lam, fixed0, fixed1, ub, incumbent, target_of, *, max_iter, f,
+                     stall_limit, f_min, clock=None, ceilings=False):
+    """Subgradient optimisation of the p-median Lagrangian dual, with fixing.
+
+    Relaxing :math:`\\sum_j x_{ij} = 1` with multipliers :math:`\\lambda_i` gives
+    :math:`L(\\lambda) = \\sum_i \\lambda_i + \\min_{|S|=p} \\sum_{j\\in S} \\rho_j`,
+    :math:`\\rho_j = \\sum_i \\min(0, w_{ij} - \\lambda_i)`, so the subproblem opens the
+    ``p`` smallest :math:`\\rho_j` among the free sites besides those fixed open.
+    Opening a site outside that set raises the bound by :math:`\\rho_j - \\rho_{(r)}`,
+    closing one inside by :math:`\\rho_{(r+1)} - \\rho_j`, and serving client
+    :math:`i` at cost :math:`c` by at least :math:`\\max(0, c - \\lambda_i)`. Whatever
+    would push the bound past ``target_of(ub)`` is excluded from every improving
+    solution: sites are fixed, and with ``ceilings`` each client gets a cost ceiling.
+    Steps follow Held, Wolfe and Crowder: :math:`t = f (UB - L) / \\lVert g \\rVert^2`,
+    with ``f`` halved after ``stall_limit`` iterations without a better bound.
+
+    ``pruned`` is True when no improving solution exists under the given fixings
+    (bound past the target, or the fixings leave no choice of ``p`` sites), or when
+    the subproblem's solution is itself optimal for them.
+    """
+    m, n = w.shape
+    fixed0, fixed1 = fixed0.copy(), fixed1.copy()
+    ceiling = np.full(m, np.inf) if ceilings else None
+    ybar = np.zeros(n)
+    best_lb, best_lam, best_y = -np.inf, lam, None
+    stall, pruned, it = 0, False, -1
+    for it in range(max_iter):
+        if clock is not None and it % 20 == 0:
+            clock(0.1 + 0.5 * min(it / 600, 1.0), "bounding (Lagrangian relaxation)")
+        free = ~fixed0 & ~fixed1
+        r = p - int(fixed1.sum())
+        free_idx = np.flatnonzero(free)
+        if r < 0 or r > free_idx.size:
+            pruned = True
+            break
+        rho = np.minimum(w - lam[:, None], 0.0).sum(axis=0)
+        if r == 0:
+            chosen = np.zeros(0, dtype=int)
+        elif r == free_idx.size:
+            chosen = free_idx
+        else:
+            chosen = free_idx[np.argpartition(rho[free_idx], r - 1)[:r]]
+        lb = lam.sum() + rho[fixed1].sum() + rho[chosen].sum()
+        target = target_of(ub)
+        if 0 < r < free_idx.size:
+            in_chosen = np.zeros(n, bool)
+            in_chosen[chosen] = True
+            rest = free & ~in_chosen
+            fixed0 |= rest & (lb + rho - rho[chosen].max() > target)
+            fixed1 |= in_chosen & (lb - rho + rho[rest].min() > target)
+        if ceilings and lb <= target:
+            np.minimum(ceiling, lam + (target - lb), out=ceiling)
+        y = np.concatenate([np.flatnonzero(fixed1 & ~np.isin(np.arange(n), chosen)), chosen])
+        y.sort()
+        ybar *= 0.9
+        ybar[y] += 0.1
+        if lb > best_lb + 1e-12 * abs(lb):
+            best_lb, best_lam, best_y, stall = lb, lam, y, 0
+        else:
+            stall += 1
+            if stall >= stall_limit:
+                f, stall = f / 2.0, 0
+        if best_lb > target:
+            pruned = True
+            break
+        cost_y = float(w[:, y].min(axis=1).sum())
+        if cost_y < ub - 1e-12 * abs(ub):
+            ub, incumbent = cost_y, y
+        if f < f_min:
+            break
+        g = 1.0 - (w[:, y] < lam[:, None]).sum(axis=1)
+        norm = float(g @ g)
+        if norm == 0:
+            # The subproblem's sites serve every client exactly once: optimal here.
+            pruned = True
+            break
+        lam = lam + f * (ub - lb) / norm * g
+    return _DualResult(
+        lb=best_lb, lam=best_lam, y=best_y, ybar=ybar, fixed0=fixed0, fixed1=fixed1,
+        ceiling=ceiling, ub=ub, incumbent=incumbent, pruned=pruned, iterations=it + 1,
+    )
+
+
 class _PMedianSolver:
     """Exact p-median on weighted costs ``wc`` (clients x sites, inf = forbidden)."""
 
-    def __init__(self, wc, p, forced, clock, rel_gap):
+    def __init__(self, wc, p, forced, clock, rel_gap, method="auto"):
+        self.method = method
         self.wc = wc
         self.m, self.n = wc.shape
         self.p = p
@@ -321,99 +419,115 @@ class _PMedianSolver:
         ub = _cost_of(self.wcm, open_idx)
         self.info["heuristic_objective"] = ub
 
-        fixed0, fixed1, lb, open_idx, ub = self._lagrangian(open_idx, ub)
+        root, ub, open_idx = self._lagrangian(open_idx, ub)
+        lb = root.lb
         self.info["lagrangian_bound"] = lb
-        self.info["fixed_closed"] = int(fixed0.sum())
-        self.info["fixed_open"] = int(fixed1.sum())
-        if lb > ub - self._step(ub) + self._margin(ub):
+        self.info["fixed_closed"] = int(root.fixed0.sum())
+        self.info["fixed_open"] = int(root.fixed1.sum())
+        if lb > self._target(ub):
             return self._result(open_idx, status="optimal", lb=lb)
-        return self._reduced_mip(open_idx, ub, lb, fixed0, fixed1)
+        if self.method in ("auto", "tree"):
+            clock(0.65, "branch and bound")
+            limit = _TREE_NODE_LIMIT if self.method == "auto" else None
+            open_idx, ub, bound, done, nodes = self._tree_search(root, ub, open_idx, limit)
+            self.info["tree_nodes"] = nodes
+            if done:
+                return self._result(open_idx, status="optimal", lb=self._excluded_below(ub))
+            if self.method == "tree" or clock.remaining() == 0:
+                return self._result(open_idx, status="time_limit", lb=max(lb, bound))
+        return self._reduced_mip(open_idx, ub, lb, root.fixed0, root.fixed1, root.ceiling)
 
-    def _lagrangian(self, open_idx, ub, max_iter=3000, stall_limit=25, f_min=1e-3):
-        """Subgradient optimisation of the Lagrangian dual with reduced-cost fixing.
-
-        Relaxing :math:`\\sum_j x_{ij} = 1` with multipliers :math:`\\lambda_i` gives
-        :math:`L(\\lambda) = \\sum_i \\lambda_i + \\min_{|S|=p} \\sum_{j\\in S} \\rho_j`,
-        :math:`\\rho_j = \\sum_i \\min(0, c_{ij} - \\lambda_i)`, so the subproblem opens
-        the ``p`` smallest :math:`\\rho_j`. Opening a site outside that set raises
-        the bound by :math:`\\rho_j - \\rho_{(p)}`; closing one inside raises it by
-        :math:`\\rho_{(p+1)} - \\rho_j`. When the raised bound passes the incumbent
-        by less than one step the site is fixed.
-        """
-        clock, wcm, n = self.clock, self.wcm, self.n
-        forced_mask = np.zeros(n, bool)
-        forced_mask[self.forced] = True
+    def _lagrangian(self, open_idx, ub):
+        """Bound at the root, fix sites, derive client ceilings, polish the incumbent."""
+        n = self.n
         fixed0 = np.zeros(n, bool)
-        fixed1 = forced_mask.copy()
-        d1, _, d2 = _nearest_two(wcm, open_idx)
-        # Start from the second-nearest open cost: with it, the incumbent's sites
-        # have rho equal to minus their clients' regret and the bound starts near it.
-        lam = d2.copy()
-        best_lb, best_lam = -np.inf, lam
-        f, stall = 2.0, 0
-        for it in range(max_iter):
-            if it % 20 == 0:
-                clock(0.1 + 0.5 * min(it / 600, 1.0), "bounding (Lagrangian relaxation)")
-            rho = np.minimum(wcm - lam[:, None], 0.0).sum(axis=0)
-            free = ~fixed0 & ~fixed1
-            free_idx = np.flatnonzero(free)
-            r = self.p - int(fixed1.sum())
-            rf = rho[free_idx]
-            if r <= 0:
-                chosen = np.zeros(0, dtype=int)
-            elif r >= free_idx.size:
-                chosen = free_idx
-            else:
-                chosen = free_idx[np.argpartition(rf, r - 1)[:r]]
-            lb = lam.sum() + rho[fixed1].sum() + rho[chosen].sum()
-            target = ub - self._step(ub) + self._margin(ub)
-            if 0 < r < free_idx.size:
-                in_chosen = np.zeros(n, bool)
-                in_chosen[chosen] = True
-                rth = rho[chosen].max()
-                rest = free & ~in_chosen
-                r1th = rho[rest].min()
-                fixed0 |= rest & (lb + rho - rth > target)
-                fixed1 |= in_chosen & (lb - rho + r1th > target)
-            elif r <= 0:
-                fixed0 |= free
-            else:
-                fixed1 |= free
-            if fixed1.sum() > self.p:
-                # Every solution better than the incumbent was excluded.
-                best_lb = max(best_lb, ub)
-                break
-            if lb > best_lb + 1e-12 * abs(lb):
-                best_lb, best_lam, stall = lb, lam, 0
-            else:
-                stall += 1
-                if stall >= stall_limit:
-                    f, stall = f / 2.0, 0
-            if best_lb > target or f < f_min:
-                break
-            y = np.flatnonzero(fixed1) if r <= 0 else np.concatenate(
-                [np.flatnonzero(fixed1), chosen]
-            )
-            cost_y = _cost_of(wcm, y)
-            if cost_y < ub - 1e-12 * abs(ub) and y.size == self.p:
-                ub, open_idx = cost_y, y
-            g = 1.0 - (wcm[:, y] < lam[:, None]).sum(axis=1)
-            norm = float(g @ g)
-            if norm == 0:
-                break
-            lam = lam + f * (ub - lb) / norm * g
-        self.info["lagrangian_iterations"] = it + 1
-        self.best_lam = best_lam
-        # Polish the best solution found by the Lagrangian heuristic.
-        movable = ~np.isin(open_idx, self.forced)
-        improved = _interchange(
-            wcm, open_idx, movable, np.setdiff1d(np.arange(n), self.forced), clock
+        fixed1 = np.zeros(n, bool)
+        fixed1[self.forced] = True
+        _, _, d2 = _nearest_two(self.wcm, open_idx)
+        # Start from the second-nearest open cost: then each incumbent site's rho is
+        # minus its clients' regret and the first bound is already close.
+        out = _lagrangian_dual(
+            self.wcm, self.p, d2, fixed0, fixed1, ub, open_idx, self._target,
+            max_iter=3000, f=2.0, stall_limit=25, f_min=1e-3, clock=self.clock,
+            ceilings=True,
         )
-        if _cost_of(wcm, improved) < ub:
-            ub, open_idx = _cost_of(wcm, improved), improved
-        return fixed0, fixed1, best_lb, open_idx, ub
+        self.info["lagrangian_iterations"] = out.iterations
+        fixed0, fixed1, ub, open_idx = out.fixed0, out.fixed1, out.ub, out.incumbent
+        # Polish the incumbent and the best bound's site set by swaps among the sites
+        # that any improving solution may still use.
+        candidates = np.flatnonzero(~fixed0)
+        for start in (open_idx, out.y):
+            if start is None or start.size != self.p:
+                continue
+            self.clock(0.6, "improving the incumbent by site swaps")
+            improved = _interchange(self.wcm, start, ~fixed1[start], candidates, self.clock)
+            value = _cost_of(self.wcm, improved)
+            if value < ub:
+                ub, open_idx = value, improved
+        return out, ub, open_idx
 
-    def _reduced_mip(self, open_idx, ub, lb, fixed0, fixed1):
+    def _excluded_below(self, ub):
+        """Bound proven once every solution better than ``ub`` by a step is excluded."""
+        return ub if self.integral else ub - self._step(ub)
+
+    def _target(self, ub):
+        """Cost that an improving solution must not exceed (plus a rounding margin)."""
+        return ub - self._step(ub) + self._margin(ub)
+
+    def _tree_search(self, root, ub, open_idx, node_limit):
+        """Depth-first branch and bound on free sites with Lagrangian bounds.
+
+        Columns fixed closed at the root are dropped. Each node re-optimises the
+        multipliers of its parent, fixes sites by reduced cost, and branches on the
+        free site whose average use in the subproblem solutions (an estimate of its
+        LP value) is closest to one half. Returns the incumbent, its cost, the best
+        proven bound and whether the tree was exhausted.
+        """
+        cols = np.flatnonzero(~root.fixed0)
+        w = self.wcm[:, cols]
+        local = np.searchsorted(cols, open_idx) if np.isin(open_idx, cols).all() else None
+        inc_local = local
+        stack = [(root.fixed1[cols].copy(), np.zeros(cols.size, bool), root.lam, root.lb)]
+        nodes = 0
+        while stack:
+            if (node_limit is not None and nodes >= node_limit) or (
+                self.clock.remaining() is not None and self.clock.remaining() <= 0
+            ):
+                bound = min(item[3] for item in stack)
+                return open_idx, ub, bound, False, nodes
+            fixed1, fixed0, lam, parent_lb = stack.pop()
+            if parent_lb > self._target(ub):
+                continue
+            nodes += 1
+            if nodes % 10 == 0:
+                self.clock(None, f"branch and bound: {nodes} nodes")
+            out = _lagrangian_dual(
+                w, self.p, lam, fixed0, fixed1, ub,
+                inc_local if inc_local is not None else np.zeros(0, int), self._target,
+                max_iter=250, f=0.5, stall_limit=8, f_min=5e-3, clock=None,
+            )
+            if out.ub < ub:
+                ub, inc_local = out.ub, out.incumbent
+                open_idx = cols[inc_local]
+            if out.pruned:
+                continue
+            free = ~out.fixed0 & ~out.fixed1
+            score = np.where(free, np.abs(out.ybar - 0.5), np.inf)
+            j = int(score.argmin())
+            if not np.isfinite(score[j]):
+                continue
+            f0, f1 = out.fixed0.copy(), out.fixed1.copy()
+            f0[j] = True
+            f1b = out.fixed1.copy()
+            f1b[j] = True
+            # Push the likelier branch last so that it is explored first.
+            children = [(f1, f0, out.lam, out.lb), (f1b, out.fixed0.copy(), out.lam, out.lb)]
+            if out.ybar[j] >= 0.5:
+                children.reverse()
+            stack.extend(children)
+        return open_idx, ub, None, True, nodes
+
+    def _reduced_mip(self, open_idx, ub, lb, fixed0, fixed1, ceiling):
         """Solve the chain form of Elloumi's formulation over the sites left free.
 
         For client :math:`i`, let :math:`D_i^1 < \\dots < D_i^{K_i}` be the distinct
@@ -437,12 +551,20 @@ class _PMedianSolver:
         free = np.flatnonzero(~fixed0 & ~fixed1)
         opened = np.flatnonzero(fixed1)
         r = self.p - opened.size
+        if r <= 0 or free.size < r:
+            # The fixings leave at most one choice: the sites fixed open.
+            if r == 0 and _cost_of(self.wcm, opened) < ub:
+                ub, open_idx = _cost_of(self.wcm, opened), opened
+            return self._result(open_idx, status="optimal", lb=self._excluded_below(ub))
         if opened.size:
             cap = wc[:, opened].min(axis=1)
         else:
             cap = np.full(self.m, np.inf)
+        # A client whose ceiling lies below its fixed-open cost must be served by a
+        # free site within the ceiling in any improving solution.
+        cap = np.where(cap <= ceiling, cap, np.inf)
         sub = wc[:, free]
-        mask = sub < cap[:, None]
+        mask = (sub < cap[:, None]) & (sub <= ceiling[:, None])
         ii, jj = np.nonzero(mask)
         vv = sub[ii, jj]
         order = np.lexsort((vv, ii))
@@ -462,9 +584,9 @@ class _PMedianSolver:
         has_levels = np.zeros(self.m, bool)
         has_levels[lev_client] = True
         if np.any(~has_levels & ~np.isfinite(cap)):
-            raise InfeasibleAllocation(
-                "no choice of p sites lets every client reach an allowed site"
-            )
+            # Some client can be served within its ceiling by no site: nothing
+            # improves on the incumbent.
+            return self._result(open_idx, status="optimal", lb=ub)
         constant = float(lev_value[lev_first].sum() + cap[~has_levels].sum())
         n_y = free.size
         # Rows: one per level. y_j (free position) enters the row of its level.
@@ -515,7 +637,7 @@ class _PMedianSolver:
         region_bound = bound + constant if np.isfinite(bound) else lb
         # The region holds every solution better than the incumbent by a full step,
         # so outside it nothing beats ub - step (or ub itself for integer data).
-        outside = ub if self.integral else ub - self._step(ub)
+        outside = self._excluded_below(ub)
         global_lb = max(lb, min(region_bound, outside))
         return self._result(open_idx, status=status, lb=global_lb)
 
@@ -629,15 +751,23 @@ class PMedian(_LocationModel):
         allowed = nearest_k_mask(cost, k, keep=forced_idx)
         return cls(cost, w, p, forced_idx, allowed, k)
 
-    def solve(self, time_limit=None, *, mip_rel_gap=0.0, progress=None, cancelled=None):
+    def solve(
+        self, time_limit=None, *, method="auto", mip_rel_gap=0.0, progress=None, cancelled=None
+    ):
         """Solve to proven optimality (or until ``time_limit`` seconds).
 
         Parameters
         ----------
         time_limit : float, optional
             Wall-clock budget; the best solution and bound found are kept.
+        method : {"auto", "tree", "mip"}
+            How to close a gap left by the root Lagrangian bound: ``"tree"`` runs the
+            Lagrangian branch and bound, ``"mip"`` hands the reduced compact model to
+            HiGHS, ``"auto"`` runs the tree and hands over to HiGHS after
+            3000 nodes.
         mip_rel_gap : float
-            Relative gap at which to stop; 0 proves optimality.
+            Relative gap accepted by the HiGHS MIP for non-integer costs; 0 proves
+            optimality (to 1e-9 relative; integer costs are proven exactly).
         progress : callable(fraction, message), optional
         cancelled : callable() -> bool, optional
             Polled between steps; when it returns True, :class:`SolveCancelled` is
@@ -654,12 +784,16 @@ class PMedian(_LocationModel):
             Some client cannot reach any allowed site, or no choice of ``p`` sites
             reaches them all.
         """
+        if method not in ("auto", "tree", "mip"):
+            raise ModelSpecificationError(
+                f"method must be 'auto', 'tree' or 'mip', got {method!r}"
+            )
         clock = Progress(progress, cancelled, time_limit)
         w = self.weights
         unreachable_clients_error(self.allowed, w, reduced=self.reduced)
         active = w > 0
         wc = np.where(self.allowed[active], self.cost[active] * w[active, None], np.inf)
-        solver = _PMedianSolver(wc, self.p, self.forced, clock, mip_rel_gap)
+        solver = _PMedianSolver(wc, self.p, self.forced, clock, mip_rel_gap, method)
         open_idx, ub, lb, status = solver.solve()
         self.open_sites = open_idx
         self.assignment, self.distance = self._assign_nearest(open_idx)
