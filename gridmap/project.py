@@ -166,9 +166,9 @@ def _write_layer(path, name, frame):
             frame = frame.set_crs(STORE_CRS)
         elif not frame.crs.equals(STORE_CRS):
             frame = frame.to_crs(STORE_CRS)
-        pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", promote_to_multi=False)
+        pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG", use_arrow=True)
     else:
-        pyogrio.write_dataframe(pd.DataFrame(frame), path, layer=name, driver="GPKG")
+        pyogrio.write_dataframe(pd.DataFrame(frame), path, layer=name, driver="GPKG", use_arrow=True)
 
 
 def _drop_layer(path, name):

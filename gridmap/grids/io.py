@@ -39,11 +39,7 @@ def detect_dbf_encoding(dbf_path):
 
     Chinese shapefiles from desktop GIS are usually GBK with no .cpg. GB18030 is a
     superset of GBK and GB2312. Pure ASCII decodes as UTF-8, which is then harmless.
-
-    Raises
-    ------
-    GridMapError
-        When the records decode as neither.
+    Returns None when the records decode as neither.
     """
     data = Path(dbf_path).read_bytes()
     header_len = struct.unpack("<H", data[8:10])[0] if len(data) >= 10 else 0
@@ -54,7 +50,7 @@ def detect_dbf_encoding(dbf_path):
         except UnicodeDecodeError:
             continue
         return "UTF-8" if encoding == "utf-8" else "GB18030"
-    raise GridMapError(f"{dbf_path}: text fields are neither UTF-8 nor GBK/GB18030; give --encoding")
+    return None
 
 
 def _sidecar(path, suffix):
@@ -96,6 +92,8 @@ def read_vector(path, crs=None, encoding=None):
                 raise GridMapError(f"{path}: missing {sidecar} file beside the .shp")
         if encoding is None and _sidecar(path, ".cpg") is None:
             encoding = detect_dbf_encoding(_sidecar(path, ".dbf"))
+            if encoding is None:
+                raise GridMapError(f"{path}: text fields are neither UTF-8 nor GBK/GB18030; give --encoding")
     try:
         frame = pyogrio.read_dataframe(path, encoding=encoding, use_arrow=False)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
