@@ -175,6 +175,25 @@ def unreachable_clients_error(cost_allowed, w, *, reduced):
         )
 
 
+def largest_share(flows, weights, cost, allowed, sites=None) -> np.ndarray:
+    """Site serving the largest share of each client's demand, from sparse flows.
+
+    Clients with zero demand get their nearest allowed site among ``sites`` (all
+    sites when None); clients with nothing served get -1.
+    """
+    n_clients = flows.shape[0]
+    best = np.full(n_clients, -1)
+    served = np.diff(flows.indptr) > 0
+    if served.any():
+        best[served] = np.asarray(flows[served].argmax(axis=1)).ravel()
+    cols = np.arange(cost.shape[1]) if sites is None else np.asarray(sites)
+    zero = (weights == 0) & allowed[:, cols].any(axis=1) if cols.size else weights < 0
+    if zero.any():
+        masked = np.where(allowed[np.ix_(zero, cols)], cost[np.ix_(zero, cols)], np.inf)
+        best[zero] = cols[masked.argmin(axis=1)]
+    return best
+
+
 class Progress:
     """Forward progress to the caller's callables and enforce the time limit."""
 
@@ -260,10 +279,11 @@ class Transportation:
     Capacity that falls short is reported before solving:
 
     >>> model = Transportation.from_cost_matrix([[1, 2], [2, 1]], [700, 750], [600, 600])
-    >>> model.solve()
-    Traceback (most recent call last):
-    ...
-    gridmap.care.allocation.InfeasibleAllocation: capacity 1,200 falls short of demand 1,450 by 250
+    >>> try:
+    ...     model.solve()
+    ... except InfeasibleAllocation as err:
+    ...     print(err)
+    capacity 1,200 falls short of demand 1,450 by 250
     """
 
     def __init__(self, cost, weights, capacities, allowed, *, unmet_penalty, k):
@@ -339,9 +359,9 @@ class Transportation:
         Parameters
         ----------
         time_limit : float, optional
-            Seconds HiGHS may spend; on expiry :class:`InfeasibleAllocation` is not
-            raised but ``status`` is ``"time_limit"`` only if HiGHS returned a
-            solution, else a :class:`GridMapError` is raised.
+            Seconds HiGHS may spend. If it stops with a feasible but unproven
+            allocation, ``status`` is ``"time_limit"``; without one a
+            :class:`GridMapError` is raised.
         progress : callable(fraction, message), optional
         cancelled : callable() -> bool, optional
 
@@ -405,18 +425,11 @@ class Transportation:
         x = np.where(res.x[:n_pairs] > 1e-9, res.x[:n_pairs], 0.0)
         self.flows = sp.csr_array((x, (rows, cols)), shape=(n_clients, n_sites))
         self.flows.eliminate_zeros()
+        self.flows.sort_indices()
         self.unmet = res.x[n_pairs:] if n_unmet else np.zeros(n_clients)
         self.unmet = np.where(self.unmet > 1e-9, self.unmet, 0.0)
         self.site_load = np.asarray(self.flows.sum(axis=0)).ravel()
-        dense_best = np.full(n_clients, -1)
-        served = np.asarray(self.flows.sum(axis=1)).ravel() > 0
-        if served.any():
-            dense_best[served] = np.asarray(self.flows[served].argmax(axis=1)).ravel()
-        zero = (w == 0) & self.allowed.any(axis=1)
-        if zero.any():
-            masked = np.where(self.allowed[zero], self.cost[zero], np.inf)
-            dense_best[zero] = masked.argmin(axis=1)
-        self.assignment = dense_best
+        self.assignment = largest_share(self.flows, w, self.cost, self.allowed)
         self.objective = float(c[:n_pairs] @ x)
         served_demand = w.sum() - self.unmet.sum()
         self.mean_dist = self.objective / served_demand if served_demand > 0 else float("nan")

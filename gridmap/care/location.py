@@ -34,6 +34,7 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from gridmap.care.allocation import (
+    largest_share,
     InfeasibleAllocation,
     ModelSpecificationError,
     Progress,
@@ -699,9 +700,9 @@ class PMedian(_LocationModel):
     Examples
     --------
     >>> cost = [[0, 4, 9], [4, 0, 5], [9, 5, 0], [8, 4, 1]]
-    >>> model = PMedian.from_cost_matrix(cost, [1, 1, 1, 2], p=2).solve()
+    >>> model = PMedian.from_cost_matrix(cost, [2, 1, 1, 2], p=2).solve()
     >>> model.open_sites.tolist(), model.objective, model.status
-    ([0, 2], 9.0, 'optimal')
+    ([0, 2], 6.0, 'optimal')
 
     Forced sites stay open even when they are a poor choice:
 
@@ -803,6 +804,423 @@ class PMedian(_LocationModel):
         self.mean_dist = ub / w.sum()
         self._finish_gap()
         self.diagnostics = solver.info
+        self.solve_seconds = clock.elapsed()
+        clock(1.0, "done")
+        return self
+
+
+# ---------------------------------------------------------------------------
+# Maximal covering
+
+
+class MaxCoverage(_LocationModel):
+    r"""Maximal covering location (MCLP): open ``p`` sites to cover the most demand.
+
+    Client :math:`i` is covered when an open site lies within ``radius``:
+    :math:`N_i = \{j : c_{ij} \le R\}` (over allowed pairs). With site variables
+    :math:`y_j \in \{0,1\}` and coverage :math:`z_i \in [0,1]`:
+
+    .. math::
+
+        \max \sum_i w_i z_i
+        \quad\text{s.t.}\quad z_i \le \sum_{j\in N_i} y_j \;\forall i,\quad
+        \sum_j y_j = p,\quad y_j = 1 \;\forall j \in F.
+
+    Before HiGHS sees it the model is shrunk without changing its optimum: clients
+    covered by a forced site count as covered, clients no site covers are dropped,
+    and clients with the same set :math:`N_i` are merged with summed weights.
+    Among equally good site sets HiGHS returns any one; distance plays no part.
+
+    Attributes
+    ----------
+    open_sites : ndarray of int
+    covered : ndarray of bool, shape (clients,)
+        Whether each client has an open site within ``radius``.
+    objective : float
+        Covered demand :math:`\sum_i w_i z_i`.
+    upper_bound : float
+        Best proven bound on the covered demand (equals ``objective`` when optimal).
+    coverage : float
+        ``objective / sum(weights)``.
+    gap : float
+        ``(upper_bound - objective) / upper_bound``.
+    assignment : ndarray of int
+        Nearest open allowed site of each client, covered or not (-1 if none).
+    distance : ndarray
+        Cost from each client to that site.
+    mean_dist : float
+        Weighted mean of ``distance`` over clients with an assignment.
+    status, solve_seconds, reduced
+        As for :class:`PMedian`.
+
+    Examples
+    --------
+    >>> cost = [[1, 9, 9], [2, 9, 9], [9, 1, 9], [9, 9, 1]]
+    >>> model = MaxCoverage.from_cost_matrix(cost, [1, 1, 3, 2], p=2, radius=2).solve()
+    >>> model.open_sites.tolist(), model.objective, model.covered.tolist()
+    ([1, 2], 5.0, [False, False, True, True])
+    """
+
+    kind = "maximal covering"
+
+    def __init__(self, cost, weights, p, forced, allowed, k, radius):
+        super().__init__(cost, weights, p, forced, allowed, k)
+        self.radius = radius
+        self.covered = None
+        self.coverage = None
+        self.upper_bound = None
+
+    @classmethod
+    def from_cost_matrix(
+        cls, cost_matrix, weights=None, *, p, radius, forced=None, max_candidates_per_client=None
+    ):
+        """Create a maximal covering model from a client x site cost matrix.
+
+        Parameters
+        ----------
+        cost_matrix : array-like, shape (clients, sites)
+            Travel cost; ``inf`` forbids a pair; NaN is an error.
+        weights : array-like, shape (clients,), optional
+            Demand of each client; ones when omitted.
+        p : int
+            Number of sites to open, forced sites included.
+        radius : float
+            A client is covered by a site at cost ``<= radius``.
+        forced : array-like of int or bool mask, optional
+            Existing facilities that must stay open.
+        max_candidates_per_client : int, optional
+            Reduction: a client can be covered only by its ``k`` nearest sites (plus
+            forced sites); reported in :attr:`reduced`.
+
+        Returns
+        -------
+        MaxCoverage
+        """
+        cost = check_cost_matrix(cost_matrix)
+        w = check_weights(weights, cost.shape[0])
+        forced_idx = _check_forced(forced, cost.shape[1])
+        p = _check_p(p, cost.shape[1], forced_idx.size)
+        k = check_positive_int(
+            max_candidates_per_client, "max_candidates_per_client", allow_none=True
+        )
+        radius = float(radius)
+        if not radius >= 0:
+            raise ModelSpecificationError(f"radius must be a non-negative number, got {radius}")
+        allowed = nearest_k_mask(cost, k, keep=forced_idx)
+        return cls(cost, w, p, forced_idx, allowed, k, radius)
+
+    def solve(self, time_limit=None, *, mip_rel_gap=0.0, progress=None, cancelled=None):
+        """Solve with HiGHS to proven optimality (or until ``time_limit`` seconds).
+
+        Returns
+        -------
+        MaxCoverage
+            ``self``.
+        """
+        clock = Progress(progress, cancelled, time_limit)
+        clock(0.0, "building the covering model")
+        w = self.weights
+        n_sites = self.cost.shape[1]
+        cover = self.allowed & (self.cost <= self.radius)
+        by_forced = cover[:, self.forced].any(axis=1) if self.forced.size else np.zeros(
+            len(w), bool
+        )
+        free = np.setdiff1d(np.arange(n_sites), self.forced)
+        r = self.p - self.forced.size
+        base = float(w[by_forced].sum())
+        open_sites = self.forced
+        upper = None
+        status = "optimal"
+        rows = ~by_forced & (w > 0) & cover[:, free].any(axis=1)
+        if r > 0 and rows.any():
+            # Merge clients with identical coverage sets; their weights add up.
+            patterns, inverse = np.unique(cover[np.ix_(rows, free)], axis=0, return_inverse=True)
+            merged = np.bincount(inverse.ravel(), weights=w[rows])
+            n_z, n_y = len(merged), free.size
+            ii, jj = np.nonzero(patterns)
+            a = sp.csr_array(
+                (np.concatenate([np.ones(n_z), -np.ones(ii.size)]),
+                 (np.concatenate([np.arange(n_z), ii]), np.concatenate([n_y + np.arange(n_z), jj]))),
+                shape=(n_z, n_y + n_z),
+            )
+            card = sp.csr_array(
+                (np.ones(n_y), (np.zeros(n_y, int), np.arange(n_y))), shape=(1, n_y + n_z)
+            )
+            self.diagnostics = {"mip_sites": int(n_y), "merged_clients": int(n_z)}
+            clock(0.2, f"solving a covering MIP with {n_y} sites and {n_z} client groups")
+            res = milp(
+                np.concatenate([np.zeros(n_y), -merged]),
+                integrality=np.concatenate([np.ones(n_y), np.zeros(n_z)]),
+                bounds=Bounds(0, 1),
+                constraints=[LinearConstraint(a, -np.inf, 0), LinearConstraint(card, r, r)],
+                options=_milp_options(clock, max(mip_rel_gap, _REL_TOL)),
+            )
+            status, x, fun, bound = _milp_outcome(res)
+            if x is None:
+                raise GridMapError("time limit reached before HiGHS found a covering solution")
+            open_sites = np.concatenate([self.forced, free[x[:n_y] > 0.5]])
+            upper = base - bound if np.isfinite(bound) else float(w.sum())
+        if open_sites.size < self.p:
+            # Sites that cover nothing new still count towards p; take the cheapest.
+            rest = np.setdiff1d(free, open_sites)
+            open_sites = np.concatenate([open_sites, rest[: self.p - open_sites.size]])
+        self.open_sites = np.sort(open_sites)
+        self.covered = cover[:, self.open_sites].any(axis=1)
+        self.objective = float(w[self.covered].sum())
+        self.upper_bound = self.objective if upper is None else max(upper, self.objective)
+        self.lower_bound = self.objective
+        self.coverage = self.objective / float(w.sum())
+        self.assignment, self.distance = self._assign_nearest(self.open_sites)
+        has = self.assignment >= 0
+        self.mean_dist = (
+            float((w[has] * self.distance[has]).sum() / w[has].sum()) if w[has].sum() > 0
+            else float("nan")
+        )
+        self.gap = (
+            0.0 if self.upper_bound <= 0
+            else max(0.0, (self.upper_bound - self.objective) / self.upper_bound)
+        )
+        self.status = status
+        self.solve_seconds = clock.elapsed()
+        clock(1.0, "done")
+        return self
+
+
+# ---------------------------------------------------------------------------
+# Capacitated p-median
+
+
+class CapacitatedPMedian(_LocationModel):
+    r"""Capacitated p-median: open ``p`` sites and serve all demand within capacities.
+
+    With demand :math:`w_i`, capacity :math:`Q_j`, the share :math:`x_{ij}` of
+    client :math:`i`'s demand served by site :math:`j` (over allowed pairs) and
+    :math:`y_j \in \{0,1\}`:
+
+    .. math::
+
+        \min \sum_{ij} w_i c_{ij} x_{ij} + \pi \sum_i w_i u_i
+        \quad\text{s.t.}\quad
+        \sum_j x_{ij} + u_i = 1, \quad
+        \sum_i w_i x_{ij} \le Q_j y_j, \quad
+        x_{ij} \le y_j, \quad
+        \sum_j y_j = p, \quad y_j = 1 \;(j \in F),
+
+    with :math:`x_{ij} \in [0,1]` (a client may be split) or :math:`x_{ij} \in
+    \{0,1\}` with ``single_source=True``, and unmet demand :math:`u_i \ge 0` only when
+    ``unmet_penalty`` (:math:`\pi`) is given. Without it the valid inequality
+    :math:`\sum_j Q_j y_j \ge \sum_i w_i` is added to tighten the relaxation. The
+    linking rows :math:`x_{ij} \le y_j` make the relaxation strong but number one per
+    allowed pair; ``max_candidates_per_client`` keeps large models in reach.
+
+    Attributes
+    ----------
+    open_sites : ndarray of int
+    flows : scipy.sparse.csr_array, shape (clients, sites)
+        Demand sent from each client to each site.
+    assignment : ndarray of int
+        Site serving the largest share of each client (-1 if unserved).
+    site_load : ndarray
+        Demand served by each site.
+    unmet : ndarray
+        Unserved demand per client (zero without ``unmet_penalty``).
+    travel_cost : float
+        :math:`\sum w_i c_{ij} x_{ij}`.
+    objective : float
+        ``travel_cost`` plus the penalty for unmet demand.
+    lower_bound, gap, status, solve_seconds, reduced
+        As for :class:`PMedian` (HiGHS's bound and gap).
+    mean_dist : float
+        ``travel_cost`` divided by the served demand.
+
+    Examples
+    --------
+    Site 0 is nearest to everyone but can take only 2 of the 3 units:
+
+    >>> cost = [[0, 5], [1, 4], [2, 3]]
+    >>> m = CapacitatedPMedian.from_cost_matrix(cost, [1, 1, 1], [2, 5], p=2).solve()
+    >>> m.assignment.tolist(), m.objective
+    ([0, 0, 1], 4.0)
+    """
+
+    kind = "capacitated p-median"
+
+    def __init__(self, cost, weights, capacities, p, forced, allowed, k, *, single_source,
+                 unmet_penalty):
+        super().__init__(cost, weights, p, forced, allowed, k)
+        self.capacities = capacities
+        self.single_source = single_source
+        self.unmet_penalty = unmet_penalty
+        self.flows = None
+        self.site_load = None
+        self.unmet = None
+        self.travel_cost = None
+
+    @classmethod
+    def from_cost_matrix(
+        cls, cost_matrix, weights, capacities, *, p, forced=None,
+        max_candidates_per_client=None, single_source=False, unmet_penalty=None,
+    ):
+        """Create a capacitated p-median model from a client x site cost matrix.
+
+        Parameters
+        ----------
+        cost_matrix : array-like, shape (clients, sites)
+            Cost per unit of demand; ``inf`` forbids a pair; NaN is an error.
+        weights : array-like, shape (clients,)
+            Demand of each client.
+        capacities : array-like, shape (sites,)
+            Capacity of each candidate site, in the units of ``weights``.
+        p : int
+            Number of sites to open, forced sites included.
+        forced : array-like of int or bool mask, optional
+            Existing facilities that must stay open.
+        max_candidates_per_client : int, optional
+            Reduction: each client may use only its ``k`` nearest sites (plus forced
+            sites); the optimum is that of the reduced model (:attr:`reduced`).
+        single_source : bool
+            Serve each client from exactly one site.
+        unmet_penalty : float, optional
+            Allow unserved demand at this cost per unit (reported in :attr:`unmet`).
+
+        Returns
+        -------
+        CapacitatedPMedian
+        """
+        cost = check_cost_matrix(cost_matrix)
+        w = check_weights(weights, cost.shape[0])
+        q = check_capacities(capacities, cost.shape[1])
+        forced_idx = _check_forced(forced, cost.shape[1])
+        p = _check_p(p, cost.shape[1], forced_idx.size)
+        k = check_positive_int(
+            max_candidates_per_client, "max_candidates_per_client", allow_none=True
+        )
+        if unmet_penalty is not None:
+            unmet_penalty = float(unmet_penalty)
+            if not math.isfinite(unmet_penalty) or unmet_penalty < 0:
+                raise ModelSpecificationError(
+                    f"unmet_penalty must be a finite non-negative number, got {unmet_penalty}"
+                )
+        allowed = nearest_k_mask(cost, k, keep=forced_idx)
+        return cls(cost, w, q, p, forced_idx, allowed, k, single_source=bool(single_source),
+                   unmet_penalty=unmet_penalty)
+
+    def _check_capacity(self):
+        """Raise when even the largest ``p`` sites (forced included) lack capacity."""
+        q, w = self.capacities, self.weights
+        free = np.setdiff1d(np.arange(q.size), self.forced)
+        r = self.p - self.forced.size
+        best = q[self.forced].sum() + np.sort(q[free])[::-1][:r].sum()
+        if best < w.sum():
+            which = (
+                f"the {self.p} largest sites" if self.forced.size == 0
+                else f"the best {self.p} sites with the {self.forced.size} forced"
+            )
+            raise InfeasibleAllocation(
+                f"capacity {format_amount(best)} ({which}) falls short of demand "
+                f"{format_amount(w.sum())} by {format_amount(w.sum() - best)}"
+            )
+
+    def solve(self, time_limit=None, *, mip_rel_gap=0.0, progress=None, cancelled=None):
+        """Solve with HiGHS to proven optimality (or until ``time_limit`` seconds).
+
+        Returns
+        -------
+        CapacitatedPMedian
+            ``self``.
+
+        Raises
+        ------
+        InfeasibleAllocation
+            Capacity of the best ``p`` sites falls short of demand, a client cannot
+            reach any site, or no site set serves everyone through the allowed pairs;
+            not raised with ``unmet_penalty``.
+        """
+        clock = Progress(progress, cancelled, time_limit)
+        clock(0.0, "building the capacitated model")
+        w, q, penalty = self.weights, self.capacities, self.unmet_penalty
+        m, n = self.cost.shape
+        if penalty is None:
+            self._check_capacity()
+            unreachable_clients_error(self.allowed, w, reduced=self.reduced)
+        active = np.flatnonzero(w > 0)
+        pair_ok = self.allowed[active]
+        ii, jj = np.nonzero(pair_ok)
+        ci = active[ii]
+        n_x, n_u = ii.size, (active.size if penalty is not None else 0)
+        n_var = n + n_x + n_u
+        x0, u0 = n, n + n_x
+        wx = w[ci]
+        c = np.concatenate([np.zeros(n), wx * self.cost[ci, jj], np.full(n_u, penalty or 0.0)
+                            * w[active] if n_u else np.zeros(0)])
+        x_idx = x0 + np.arange(n_x)
+        # Assignment: sum_j x_ij (+ u_i) = 1.
+        assign = sp.csr_array(
+            (np.ones(n_x + n_u),
+             (np.concatenate([ii, np.arange(n_u)]), np.concatenate([x_idx, u0 + np.arange(n_u)]))),
+            shape=(active.size, n_var),
+        )
+        # Capacity: sum_i w_i x_ij - Q_j y_j <= 0.
+        capacity = sp.csr_array(
+            (np.concatenate([wx, -q]), (np.concatenate([jj, np.arange(n)]),
+                                        np.concatenate([x_idx, np.arange(n)]))),
+            shape=(n, n_var),
+        )
+        # Linking: x_ij - y_j <= 0.
+        link = sp.csr_array(
+            (np.concatenate([np.ones(n_x), -np.ones(n_x)]),
+             (np.concatenate([np.arange(n_x)] * 2), np.concatenate([x_idx, jj]))),
+            shape=(n_x, n_var),
+        )
+        card = sp.csr_array((np.ones(n), (np.zeros(n, int), np.arange(n))), shape=(1, n_var))
+        constraints = [
+            LinearConstraint(assign, 1, 1),
+            LinearConstraint(capacity, -np.inf, 0),
+            LinearConstraint(link, -np.inf, 0),
+            LinearConstraint(card, self.p, self.p),
+        ]
+        if penalty is None:
+            cover = sp.csr_array((q, (np.zeros(n, int), np.arange(n))), shape=(1, n_var))
+            constraints.append(LinearConstraint(cover, w.sum(), np.inf))
+        lower = np.zeros(n_var)
+        lower[self.forced] = 1.0
+        upper = np.concatenate([np.ones(n + n_x), np.full(n_u, np.inf)])
+        integrality = np.zeros(n_var)
+        integrality[:n] = 1
+        if self.single_source:
+            integrality[x0:u0] = 1
+        self.diagnostics = {"pairs": int(n_x), "sites": int(n)}
+        clock(0.1, f"solving a capacitated MIP with {n} sites and {n_x:,} client-site pairs")
+        res = milp(
+            c, integrality=integrality, bounds=Bounds(lower, upper), constraints=constraints,
+            options=_milp_options(clock, max(mip_rel_gap, _REL_TOL)),
+        )
+        status, x, fun, bound = _milp_outcome(res)
+        if status == "infeasible":
+            raise InfeasibleAllocation(
+                f"no choice of p={self.p} sites serves all demand within capacities through "
+                "the allowed client-site pairs; pass unmet_penalty to see which clients go "
+                "unserved"
+            )
+        if x is None:
+            raise GridMapError("time limit reached before HiGHS found a capacitated solution")
+        self.open_sites = np.flatnonzero(x[:n] > 0.5)
+        share = np.where(x[x0:u0] > 1e-9, x[x0:u0], 0.0)
+        self.flows = sp.csr_array((share * wx, (ci, jj)), shape=(m, n))
+        self.flows.eliminate_zeros()
+        self.flows.sort_indices()
+        self.unmet = np.zeros(m)
+        if n_u:
+            self.unmet[active] = np.where(x[u0:] > 1e-9, x[u0:], 0.0) * w[active]
+        self.site_load = np.asarray(self.flows.sum(axis=0)).ravel()
+        self.assignment = largest_share(self.flows, w, self.cost, self.allowed, self.open_sites)
+        self.travel_cost = float(c[x0:u0] @ share)
+        self.objective = float(fun)
+        self.lower_bound = min(float(bound), self.objective)
+        served = w.sum() - self.unmet.sum()
+        self.mean_dist = self.travel_cost / served if served > 0 else float("nan")
+        self._finish_gap()
+        self.status = status
         self.solve_seconds = clock.elapsed()
         clock(1.0, "done")
         return self
