@@ -126,7 +126,8 @@ def test_transportation_capacity_binds_and_splits_a_client():
 
 def test_transportation_shortfall_message():
     model = Transportation.from_cost_matrix([[1, 2], [2, 1]], [700, 750], [600, 600])
-    with pytest.raises(InfeasibleAllocation, match=r"^capacity 1,200 falls short of demand 1,450 by 250$"):
+    message = r"^capacity 1,200 falls short of demand 1,450 by 250$"
+    with pytest.raises(InfeasibleAllocation, match=message):
         model.solve()
 
 
@@ -330,8 +331,8 @@ def test_capacitated_shortfall_message():
     model = CapacitatedPMedian.from_cost_matrix(
         [[1, 2, 3]] * 3, [500, 500, 450], [600, 300, 250], p=2
     )
-    with pytest.raises(InfeasibleAllocation,
-                       match=r"^capacity 900 \(the 2 largest sites\) falls short of demand 1,450 by 550$"):
+    message = r"^capacity 900 \(the 2 largest sites\) falls short of demand 1,450 by 550$"
+    with pytest.raises(InfeasibleAllocation, match=message):
         model.solve()
 
 
@@ -385,3 +386,24 @@ def test_errors_are_one_line_gridmap_errors(build, message):
 def test_unreachable_client_is_named():
     with pytest.raises(InfeasibleAllocation, match="first client 1"):
         PMedian.from_cost_matrix([[1, 2], [np.inf, np.inf]], p=1).solve()
+
+
+def test_capacitated_time_limit_keeps_a_feasible_solution():
+    rng = np.random.default_rng(5)
+    clients, sites = rng.random((60, 2)), rng.random((12, 2))
+    cost = np.linalg.norm(clients[:, None] - sites[None], axis=2)
+    weights = rng.integers(1, 9, 60).astype(float)
+    capacities = np.full(12, weights.sum() / 3)
+    # A tiny budget: HiGHS may stop before any solution; the heuristic one is kept.
+    model = CapacitatedPMedian.from_cost_matrix(cost, weights, capacities, p=4, forced=[2])
+    model.solve(time_limit=1e-3)
+    assert model.status in ("time_limit", "optimal")
+    assert model.open_sites.size == 4 and 2 in model.open_sites
+    assert (model.site_load <= capacities + 1e-6).all()
+    assert np.asarray(model.flows.sum(axis=1)).ravel() == pytest.approx(weights)
+    assert 0 <= model.lower_bound <= model.objective
+    exact = CapacitatedPMedian.from_cost_matrix(
+        cost, weights, capacities, p=4, forced=[2]
+    ).solve()
+    assert exact.status == "optimal"
+    assert exact.objective <= model.objective + 1e-6

@@ -10,17 +10,27 @@ unless a time limit stops it first; then ``status`` is ``"time_limit"`` and ``ga
 is the relative distance between the best solution and the best proven bound.
 
 The p-median solver does not hand the textbook :math:`n^2` formulation to the MIP
-solver. It works in three stages, each of which may already prove optimality:
+solver. It works in stages, each of which may already prove optimality:
 
 1. a greedy start improved by best-improvement vertex substitution (Teitz and Bart
    1968), evaluated for all swaps at once in the manner of Resende and Werneck
    (2007), gives an incumbent;
 2. the Lagrangian relaxation of the assignment constraints (Beasley 1993), optimised
    by subgradient steps, gives lower bounds; reduced-cost tests fix sites open or
-   closed when forcing the opposite would push the bound past the incumbent;
-3. the sites left free go into the compact formulation of Elloumi (2010) over each
-   client's sorted distinct distances, written as a chain so that it has
-   :math:`O(\text{pairs})` non-zeros, and HiGHS solves that reduced MIP exactly.
+   closed, and cap each client's cost, whenever the opposite would push the bound
+   past the incumbent; the bound's own site set, polished by swaps, often improves
+   the incumbent;
+3. what gap remains is closed by a depth-first branch and bound over the sites
+   left free, with the same Lagrangian bound and fixing at every node;
+4. should the tree grow past a node limit, the free sites go into the compact
+   formulation of Elloumi (2010) over each client's sorted distinct costs, written
+   as a chain so that it has :math:`O(\text{pairs})` non-zeros, and HiGHS solves
+   that reduced MIP exactly.
+
+Optimality is proven, not matched to a known value: the reported ``lower_bound``
+comes from the Lagrangian bound, the exhausted tree or the MIP's dual bound. With
+integer weighted costs the proof is exact (no solution better by one unit exists);
+otherwise to a relative 1e-9.
 
 Costs are any non-negative travel cost; ``inf`` marks a pair that is not allowed.
 """
@@ -34,15 +44,16 @@ import scipy.sparse as sp
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from gridmap.care.allocation import (
-    largest_share,
     InfeasibleAllocation,
     ModelSpecificationError,
     Progress,
+    Transportation,
     check_capacities,
     check_cost_matrix,
     check_positive_int,
     check_weights,
     format_amount,
+    largest_share,
     nearest_k_mask,
     unreachable_clients_error,
 )
@@ -115,7 +126,9 @@ def _milp_outcome(res):
         return "infeasible", None, None, None
     if res.x is None:
         if res.status == 1:
-            return "time_limit", None, None, None
+            bound = getattr(res, "mip_dual_bound", None)
+            bound = float(bound) if bound is not None and np.isfinite(bound) else None
+            return "time_limit", None, None, bound
         raise GridMapError(f"HiGHS failed: {res.message}")
     status = "optimal" if res.status == 0 else "time_limit"
     bound = getattr(res, "mip_dual_bound", None)
@@ -306,6 +319,8 @@ def _lagrangian_dual(w, p, lam, fixed0, fixed1, ub, incumbent, target_of, *, max
     for it in range(max_iter):
         if clock is not None and it % 20 == 0:
             clock(0.1 + 0.5 * min(it / 600, 1.0), "bounding (Lagrangian relaxation)")
+            if clock.remaining() == 0:
+                break
         free = ~fixed0 & ~fixed1
         r = p - int(fixed1.sum())
         free_idx = np.flatnonzero(free)
@@ -486,8 +501,9 @@ class _PMedianSolver:
         """
         cols = np.flatnonzero(~root.fixed0)
         w = self.wcm[:, cols]
-        local = np.searchsorted(cols, open_idx) if np.isin(open_idx, cols).all() else None
-        inc_local = local
+        # The incumbent may use a site closed at the root (closed only for improving
+        # solutions); the tree then starts without a local incumbent.
+        inc_local = np.searchsorted(cols, open_idx) if np.isin(open_idx, cols).all() else None
         stack = [(root.fixed1[cols].copy(), np.zeros(cols.size, bool), root.lam, root.lb)]
         nodes = 0
         while stack:
@@ -635,7 +651,7 @@ class _PMedianSolver:
             if value < ub - self._margin(ub):
                 ub = value
                 open_idx = np.concatenate([opened, free[x[:n_y] > 0.5]])
-        region_bound = bound + constant if np.isfinite(bound) else lb
+        region_bound = bound + constant if bound is not None and np.isfinite(bound) else lb
         # The region holds every solution better than the incumbent by a full step,
         # so outside it nothing beats ub - step (or ub itself for integer data).
         outside = self._excluded_below(ub)
@@ -938,11 +954,10 @@ class MaxCoverage(_LocationModel):
             merged = np.bincount(inverse.ravel(), weights=w[rows])
             n_z, n_y = len(merged), free.size
             ii, jj = np.nonzero(patterns)
-            a = sp.csr_array(
-                (np.concatenate([np.ones(n_z), -np.ones(ii.size)]),
-                 (np.concatenate([np.arange(n_z), ii]), np.concatenate([n_y + np.arange(n_z), jj]))),
-                shape=(n_z, n_y + n_z),
-            )
+            rows_a = np.concatenate([np.arange(n_z), ii])
+            cols_a = np.concatenate([n_y + np.arange(n_z), jj])
+            values = np.concatenate([np.ones(n_z), -np.ones(ii.size)])
+            a = sp.csr_array((values, (rows_a, cols_a)), shape=(n_z, n_y + n_z))
             card = sp.csr_array(
                 (np.ones(n_y), (np.zeros(n_y, int), np.arange(n_y))), shape=(1, n_y + n_z)
             )
@@ -961,7 +976,7 @@ class MaxCoverage(_LocationModel):
             open_sites = np.concatenate([self.forced, free[x[:n_y] > 0.5]])
             upper = base - bound if np.isfinite(bound) else float(w.sum())
         if open_sites.size < self.p:
-            # Sites that cover nothing new still count towards p; take the cheapest.
+            # Sites that cover nothing new still count towards p; add the first free.
             rest = np.setdiff1d(free, open_sites)
             open_sites = np.concatenate([open_sites, rest[: self.p - open_sites.size]])
         self.open_sites = np.sort(open_sites)
@@ -1121,8 +1136,50 @@ class CapacitatedPMedian(_LocationModel):
                 f"{format_amount(w.sum())} by {format_amount(w.sum() - best)}"
             )
 
+    def _heuristic(self, seconds):
+        """Return (open sites, solved Transportation) of a feasible split solution.
+
+        The p-median sites are repaired for capacity and served by the
+        transportation LP; None when the allowed pairs cannot carry the demand.
+        """
+        w, q = self.weights, self.capacities
+        try:
+            sites = PMedian.from_cost_matrix(
+                np.where(self.allowed, self.cost, np.inf), w, p=self.p, forced=self.forced
+            ).solve(time_limit=seconds).open_sites
+        except GridMapError:
+            sites = np.concatenate([
+                self.forced,
+                np.setdiff1d(np.argsort(-q, kind="stable"), self.forced)[
+                    : self.p - self.forced.size
+                ],
+            ])
+        is_open = np.zeros(q.size, bool)
+        is_open[sites] = True
+        movable = is_open.copy()
+        movable[self.forced] = False
+        # Swap the smallest open site for the largest closed one until capacity holds.
+        while self.unmet_penalty is None and q[is_open].sum() < w.sum():
+            out = np.flatnonzero(movable)[np.argmin(q[movable])]
+            closed = np.flatnonzero(~is_open)
+            into = closed[np.argmax(q[closed])]
+            is_open[out], movable[out] = False, False
+            is_open[into] = True
+        try:
+            transport = Transportation.from_cost_matrix(
+                np.where(self.allowed, self.cost, np.inf), w, np.where(is_open, q, 0.0),
+                unmet_penalty=self.unmet_penalty,
+            ).solve()
+        except InfeasibleAllocation:
+            return None
+        return np.flatnonzero(is_open), transport
+
     def solve(self, time_limit=None, *, mip_rel_gap=0.0, progress=None, cancelled=None):
         """Solve with HiGHS to proven optimality (or until ``time_limit`` seconds).
+
+        With a time limit and split demand, a heuristic solution (p-median sites,
+        repaired for capacity, with optimal flows) is built first and kept when
+        HiGHS finds nothing better in time; :attr:`diagnostics` then says so.
 
         Returns
         -------
@@ -1190,6 +1247,12 @@ class CapacitatedPMedian(_LocationModel):
         if self.single_source:
             integrality[x0:u0] = 1
         self.diagnostics = {"pairs": int(n_x), "sites": int(n)}
+        fallback = None
+        if clock.time_limit is not None and not self.single_source:
+            # With a time limit HiGHS may stop before finding any solution, so a
+            # heuristic one is made first: p-median sites, repaired for capacity.
+            clock(0.05, "building a heuristic solution")
+            fallback = self._heuristic(min(0.2 * clock.time_limit, 30.0))
         clock(0.1, f"solving a capacitated MIP with {n} sites and {n_x:,} client-site pairs")
         res = milp(
             c, integrality=integrality, bounds=Bounds(lower, upper), constraints=constraints,
@@ -1202,21 +1265,39 @@ class CapacitatedPMedian(_LocationModel):
                 "the allowed client-site pairs; pass unmet_penalty to see which clients go "
                 "unserved"
             )
-        if x is None:
-            raise GridMapError("time limit reached before HiGHS found a capacitated solution")
-        self.open_sites = np.flatnonzero(x[:n] > 0.5)
-        share = np.where(x[x0:u0] > 1e-9, x[x0:u0], 0.0)
-        self.flows = sp.csr_array((share * wx, (ci, jj)), shape=(m, n))
+        if fallback is not None:
+            fallback_sites, fallback = fallback
+            fallback_value = fallback.objective + (penalty or 0.0) * fallback.unmet.sum()
+        if x is not None and (fallback is None or fun <= fallback_value + 1e-9):
+            self.open_sites = np.flatnonzero(x[:n] > 0.5)
+            share = np.where(x[x0:u0] > 1e-9, x[x0:u0], 0.0)
+            self.flows = sp.csr_array((share * wx, (ci, jj)), shape=(m, n))
+            self.unmet = np.zeros(m)
+            if n_u:
+                self.unmet[active] = np.where(x[u0:] > 1e-9, x[u0:], 0.0) * w[active]
+            self.travel_cost = float(c[x0:u0] @ share)
+            self.objective = float(fun)
+        elif fallback is not None:
+            self.diagnostics["heuristic_solution"] = True
+            self.open_sites = fallback_sites
+            self.flows = fallback.flows
+            self.unmet = fallback.unmet
+            self.travel_cost = fallback.objective
+            self.objective = fallback_value
+        else:
+            hint = (
+                f"; with only {self.max_candidates_per_client} candidates per client there "
+                "may be none" if self.reduced else ""
+            )
+            raise GridMapError(
+                f"time limit reached before HiGHS found a capacitated solution{hint}"
+            )
         self.flows.eliminate_zeros()
         self.flows.sort_indices()
-        self.unmet = np.zeros(m)
-        if n_u:
-            self.unmet[active] = np.where(x[u0:] > 1e-9, x[u0:], 0.0) * w[active]
         self.site_load = np.asarray(self.flows.sum(axis=0)).ravel()
         self.assignment = largest_share(self.flows, w, self.cost, self.allowed, self.open_sites)
-        self.travel_cost = float(c[x0:u0] @ share)
-        self.objective = float(fun)
-        self.lower_bound = min(float(bound), self.objective)
+        # Costs and penalties are non-negative, so 0 bounds any objective.
+        self.lower_bound = min(max(bound if bound is not None else 0.0, 0.0), self.objective)
         served = w.sum() - self.unmet.sum()
         self.mean_dist = self.travel_cost / served if served > 0 else float("nan")
         self._finish_gap()
