@@ -686,8 +686,10 @@ class PMedian(_LocationModel):
     with :math:`F` the forced (existing) sites and :math:`x_{ij} = 0` on pairs that
     are not allowed (infinite cost, or outside a client's nearest ``k`` sites when
     ``max_candidates_per_client=k``). The solver (see the module docstring) proves
-    optimality by a Lagrangian bound, with reduced-cost fixing, and an exact MIP on
-    the sites left free.
+    optimality by a Lagrangian bound with reduced-cost fixing, then a Lagrangian
+    branch and bound or an exact MIP on the sites left free. It works on the dense
+    clients x sites matrix: thousands of clients and sites are fine, far more call
+    for a time limit or the nearest-k reduction.
 
     Attributes
     ----------
@@ -783,8 +785,8 @@ class PMedian(_LocationModel):
             HiGHS, ``"auto"`` runs the tree and hands over to HiGHS after
             3000 nodes.
         mip_rel_gap : float
-            Relative gap accepted by the HiGHS MIP for non-integer costs; 0 proves
-            optimality (to 1e-9 relative; integer costs are proven exactly).
+            Relative gap at which to stop when the weighted costs are not integers
+            (0 means 1e-9). Integer weighted costs are always proven exactly.
         progress : callable(fraction, message), optional
         cancelled : callable() -> bool, optional
             Polled between steps; when it returns True, :class:`SolveCancelled` is
