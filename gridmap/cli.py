@@ -60,6 +60,24 @@ def _cmd_export_grids(args):
     return 0
 
 
+def _cmd_geocode(args):
+    from gridmap.geocode.importing import apply_review, geocode_file
+
+    if args.apply_review:
+        summary = apply_review(args.project, args.apply_review)
+        print(f"已更正 {summary['corrected_rows']} 行：入格 {summary['placed']}，仍待核 {summary['still_in_review']}")
+        return 0
+    if not args.input or not args.kind:
+        raise GridMapError("geocode needs INPUT and --kind (or --apply-review FILE)")
+    summary = geocode_file(args.project, args.input, args.kind, address_col=args.address_col, x_col=args.x_col,
+                           y_col=args.y_col, crs=args.crs, encoding=args.encoding, review_out=args.review_out)
+    levels = "  ".join(f"{level} {count:,}" for level, count in summary["by_level"].items() if count)
+    print(f"{summary['input_rows']:,} 行：入格 {summary['placed']:,}，待核 {summary['review']:,}"
+          f"（未入格 {summary['not_placed']:,}），用时 {summary['seconds']} 秒")
+    print(f"匹配级别：{levels}")
+    return 0
+
+
 def _cmd_validate(args):
     from gridmap.grids.validate import validate_project
 
@@ -106,6 +124,19 @@ def build_parser():
     p.add_argument("project")
     p.add_argument("file")
     p.set_defaults(func=_cmd_export_grids)
+
+    p = sub.add_parser("geocode", help="place residents or facilities into grids from addresses or coordinates")
+    p.add_argument("project")
+    p.add_argument("input", nargs="?", help="CSV (UTF-8/BOM/GBK) or .xlsx")
+    p.add_argument("--kind", choices=["residents", "facilities"])
+    p.add_argument("--address-col", help="address column when not 地址/居住地址/address")
+    p.add_argument("--x-col", help="longitude/x column (default 经度/lon)")
+    p.add_argument("--y-col", help="latitude/y column (default 纬度/lat)")
+    p.add_argument("--crs", default="gcj02", help="CRS of the coordinates: gcj02 (default), bd09, wgs84 or EPSG:n")
+    p.add_argument("--encoding", help="text encoding of a CSV (detected otherwise)")
+    p.add_argument("--review-out", metavar="FILE.xlsx", help="also write the review list (personal data masked)")
+    p.add_argument("--apply-review", metavar="FILE.xlsx", help="place the rows corrected in a review workbook")
+    p.set_defaults(func=_cmd_geocode)
 
     p = sub.add_parser("validate", help="check the grid coverage's topology")
     p.add_argument("project")

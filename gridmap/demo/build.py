@@ -8,9 +8,7 @@ list into them, recount the grids.
 
 from __future__ import annotations
 
-import io
 import os
-import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,46 +19,22 @@ import shapely
 
 from gridmap.crs import METRIC_CRS, STORE_CRS, wgs84_to_gcj02
 from gridmap.demo.density import density
-from gridmap.demo.facilities import FACILITY_COLUMNS, FACILITY_KINDS, make_facilities
+from gridmap.demo.facilities import make_facilities
 from gridmap.demo.gazetteer import make_buildings, make_roads
 from gridmap.demo.population import REFERENCE_DATE, make_households, make_residents, messy_addresses, terminal_coordinates
 from gridmap.errors import GridMapError
-from gridmap.geocode.assign import GridIndex
-from gridmap.geocode.match import Gazetteer
-from gridmap.geocode.records import geocode_records, split_review
-from gridmap.grids.counts import recount
+from gridmap.geocode.importing import geocode_file
 from gridmap.grids.io import read_grids, read_vector
 from gridmap.project import Project
+from gridmap.report.excel import write_xlsx
+from gridmap.schema import RESIDENT_COLUMNS
 
-__all__ = ["DATA_DIR", "RESIDENT_COLUMNS", "TARGET_POPULATION", "build_demo"]
+__all__ = ["DATA_DIR", "TARGET_POPULATION", "build_demo"]
 
 DATA_DIR = Path(os.environ.get("GRIDMAP_DATA", Path(__file__).resolve().parents[2] / "data" / "shapefiles"))
 TARGET_POPULATION = 700_000  # "70多万常住人口" of the Yichang study
 PINNED_TIME = "2025-12-31T00:00:00Z"
 SYNTHETIC_NOTE = "合成演示数据（非真实个人信息） / synthetic demo data, no real persons"
-
-# The registry export's Chinese headers -> GridMap field names.
-RESIDENT_COLUMNS = {
-    "人员编号": "person_id",
-    "姓名": "name",
-    "公民身份号码": "id_number",
-    "性别": "sex",
-    "出生日期": "birth_date",
-    "户编号": "household_id",
-    "与户主关系": "relation",
-    "户籍类型": "hukou_type",
-    "居住地址": "address",
-    "自理能力": "self_care",
-    "是否独居": "living_alone",
-    "患慢性病": "chronic_illness",
-    "收入水平": "income_band",
-    "就业状态": "employment",
-    "文化程度": "education",
-    "技能特长": "skills",
-    "经度": "lon",
-    "纬度": "lat",
-}
-
 
 def _progress(callback, fraction, message):
     if callback is not None:
@@ -75,30 +49,6 @@ def _pinned_gdal_time():
         yield
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": None})
-
-
-def _write_xlsx(frame, path, sheet):
-    """Write an .xlsx whose bytes depend only on its content (fixed zip and document times)."""
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.to_excel(writer, sheet_name=sheet, index=False)
-        writer.book.properties.created = REFERENCE_DATE.to_pydatetime()
-        writer.book.properties.modified = REFERENCE_DATE.to_pydatetime()
-    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            data = source.read(info.filename)
-            if info.filename == "docProps/core.xml":
-                data = _pin_core_times(data)
-            pinned = zipfile.ZipInfo(info.filename, date_time=(2025, 12, 31, 0, 0, 0))
-            pinned.compress_type = zipfile.ZIP_DEFLATED
-            target.writestr(pinned, data)
-
-
-def _pin_core_times(xml):
-    import re
-
-    return re.sub(rb"(<dcterms:modified[^>]*>)[^<]*", rb"\g<1>2025-12-31T00:00:00Z", xml)
 
 
 def _households_per_grid(grids_metric, total, rng):
@@ -179,9 +129,10 @@ def build_demo(out_dir, scale=1.0, seed=2013, progress=None):
     facilities, facilities_truth = make_facilities(b_lonlat, facility_addresses, rng)
 
     _progress(progress, 0.5, "写出原始数据")
-    export = residents.drop(columns="age").rename(columns={v: k for k, v in RESIDENT_COLUMNS.items()})
+    headers = {field: header for header, field in reversed(list(RESIDENT_COLUMNS.items()))}
+    export = residents.drop(columns="age").rename(columns=headers)
     export.to_csv(out / "residents.csv", index=False, encoding="utf-8")
-    _write_xlsx(facilities, out / "facilities.xlsx", "服务设施")
+    write_xlsx({"服务设施": facilities}, out / "facilities.xlsx", pinned_time=REFERENCE_DATE.to_pydatetime())
     truth.to_csv(out / "ground_truth.csv", index=False)
     facilities_truth[["facility_id", "grid_code"]].to_csv(out / "facilities_truth.csv", index=False)
     gazetteer_layer = buildings[["building_id", "grid_code", "district", "road", "door", "compound", "building",
@@ -190,28 +141,7 @@ def build_demo(out_dir, scale=1.0, seed=2013, progress=None):
         lon=buildings.geometry.x.round(7), lat=buildings.geometry.y.round(7)
     ).to_csv(out / "addresses.csv", index=False)
 
-    _progress(progress, 0.6, "地址匹配：居民")
-    gazetteer = Gazetteer(gazetteer_layer)
-    index = GridIndex(grids)
-    geocoded = geocode_records(residents, gazetteer, index, address_col="address", x_col="lon", y_col="lat",
-                               crs="gcj02", id_col="person_id", id_number_col="id_number")
-    placed, review = split_review(geocoded)
-    review.insert(0, "source", "residents")
-
-    _progress(progress, 0.8, "地址匹配：服务设施")
-    fac = facilities.rename(columns=FACILITY_COLUMNS)
-    label_to_kind = {label: kind for kind, (label, *_rest) in FACILITY_KINDS.items()} | {"候选站点": "candidate"}
-    fac["kind"] = fac["kind_label"].map(label_to_kind)
-    fac_geo = geocode_records(fac, gazetteer, index, address_col="address", x_col="lon", y_col="lat",
-                              crs="gcj02", id_col="facility_id")
-    fac_placed, fac_review = split_review(fac_geo)
-    fac_review.insert(0, "source", "facilities")
-    review = pd.concat([review, fac_review], ignore_index=True)
-    review = review.astype({c: str for c in review.columns if review[c].dtype == object})
-
-    _progress(progress, 0.9, "统计网格并写入项目")
-    grids = recount(grids, placed, fac_placed[fac_placed["kind"] != "candidate"])
-    roads_layer = roads.drop(columns="line").to_crs(STORE_CRS)
+    _progress(progress, 0.55, "建立项目：边界与标准地址")
     meta = {
         "name": "宜昌市中心城区网格化管理（演示）",
         "synthetic": True,
@@ -223,20 +153,14 @@ def build_demo(out_dir, scale=1.0, seed=2013, progress=None):
     }
     project_path = out / "yichang.gpkg"
     with _pinned_gdal_time():
-        if project_path.exists():
-            project_path.unlink()
-        Project.create(
-            project_path,
-            {
-                **levels,
-                "grids": grids,
-                "roads": roads_layer,
-                "addresses": gazetteer_layer,
-                "residents": placed,
-                "facilities": fac_placed,
-                "review": review,
-            },
-            meta,
-        )
+        project_path.unlink(missing_ok=True)
+        layers = {**levels, "grids": grids, "roads": roads.drop(columns="line").to_crs(STORE_CRS),
+                  "addresses": gazetteer_layer}
+        Project.create(project_path, layers, meta)
+        # The same path a user takes: geocode the files the bureaus handed over.
+        _progress(progress, 0.6, "地址匹配：居民")
+        geocode_file(project_path, out / "residents.csv", "residents")
+        _progress(progress, 0.9, "地址匹配：服务设施")
+        geocode_file(project_path, out / "facilities.xlsx", "facilities")
     _progress(progress, 1.0, "完成")
     return project_path

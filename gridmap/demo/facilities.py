@@ -5,32 +5,23 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["FACILITY_KINDS", "FACILITY_COLUMNS", "make_facilities"]
+from gridmap.schema import FACILITY_KIND_LABELS
 
-# kind -> (Chinese label, name suffix, count at full scale, capacity range or None)
+__all__ = ["FACILITY_KINDS", "make_facilities"]
+
+# kind -> (name suffix, count at full scale, capacity range or None)
 FACILITY_KINDS = {
-    "elderly_home": ("养老院", "养老院", 24, (60, 300)),
-    "day_care": ("日间照料中心", "社区日间照料中心", 55, (20, 60)),
-    "care_station": ("社区养老服务站", "社区养老服务站", 110, (15, 40)),
-    "meal_point": ("老年食堂", "老年食堂", 75, (60, 220)),
-    "health_centre": ("社区卫生服务中心", "社区卫生服务中心", 38, None),
-    "clinic": ("诊所", "诊所", 240, None),
-    "supermarket": ("超市", "超市", 380, None),
-    "barber": ("理发店", "理发店", 280, None),
-    "restaurant": ("餐馆", "餐馆", 700, None),
+    "elderly_home": ("养老院", 24, (60, 300)),
+    "day_care": ("社区日间照料中心", 55, (20, 60)),
+    "care_station": ("社区养老服务站", 110, (15, 40)),
+    "meal_point": ("老年食堂", 75, (60, 220)),
+    "health_centre": ("社区卫生服务中心", 38, None),
+    "clinic": ("诊所", 240, None),
+    "supermarket": ("超市", 380, None),
+    "barber": ("理发店", 280, None),
+    "restaurant": ("餐馆", 700, None),
 }
 CANDIDATE_SITES = 40
-
-# The bureau's column headers (Chinese) -> GridMap's field names.
-FACILITY_COLUMNS = {
-    "机构编号": "facility_id",
-    "机构名称": "name",
-    "类型": "kind_label",
-    "地址": "address",
-    "容量": "capacity",
-    "经度": "lon",
-    "纬度": "lat",
-}
 
 
 def make_facilities(buildings_lonlat, addresses, rng):
@@ -51,15 +42,15 @@ def make_facilities(buildings_lonlat, addresses, rng):
         ``building_id``.
     """
     rows = []
-    for kind, (label, suffix, count, capacity) in FACILITY_KINDS.items():
+    for kind, (suffix, count, capacity) in FACILITY_KINDS.items():
         idx = rng.choice(len(buildings_lonlat), size=count, replace=False)
         for i in idx:
             b = buildings_lonlat.iloc[i]
             cap = int(rng.integers(capacity[0], capacity[1] + 1)) if capacity else None
-            rows.append((kind, label, b["community"].removesuffix("社区") + suffix, i, cap))
+            rows.append((kind, FACILITY_KIND_LABELS[kind], b["community"].removesuffix("社区") + suffix, i, cap))
     idx = rng.choice(len(buildings_lonlat), size=CANDIDATE_SITES, replace=False)
     for n, i in enumerate(idx, start=1):
-        rows.append(("candidate", "候选站点", f"候选站点{n:02d}（{buildings_lonlat.iloc[i]['community']}）", i, None))
+        rows.append(("candidate", FACILITY_KIND_LABELS["candidate"], f"候选站点{n:02d}（{buildings_lonlat.iloc[i]['community']}）", i, None))
     frame = pd.DataFrame(rows, columns=["kind", "kind_label", "name", "building", "capacity"])
     # Names repeat when one community gets two of a kind; number them as bureaus do.
     dup = frame.groupby("name").cumcount()

@@ -36,7 +36,7 @@ STREET_NAMES = (
 ).split()
 COMPOUND_STEMS_A = "金 银 翠 锦 华 丽 东 西 南 北 江 滨 湖 山 桃 李 梅 兰 竹 菊 松 柏 阳 明 安 康 福 瑞 祥 和 泰 嘉 鸿 盛 宏 兴 隆 新 秀 清".split()
 COMPOUND_STEMS_B = "苑 庭 湾 园 城 岸 景 都 港 峰 林 泉 府 邸 轩 阁 居 坊 里 庄 洲 汀 廷 郡 台 堤 坡 塘 桥 湖".split()
-COMPOUND_SUFFIXES = ("小区", "花园", "家园", "公寓", "新村", "佳苑", "社区大院", "雅居")
+COMPOUND_SUFFIXES = ("小区", "花园", "家园", "公寓", "新村", "佳苑", "大院", "雅居")
 AVENUE_SPACING = 560.0
 STREET_SPACING = 430.0
 RIVER_BEARING = np.deg2rad(-50.0)  # the Yangtze runs north-west to south-east through town

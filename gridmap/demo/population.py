@@ -160,6 +160,7 @@ def make_residents(households, rng):
 
 
 _FULL_WIDTH = str.maketrans("0123456789", "０１２３４５６７８９")
+_HOMOPHONES = dict(zip("苑园庭湾景都城港峰林泉府居洲岸台阁", "园苑亭弯井督成岗锋琳全符局州按抬格"))
 _CN_DIGITS = dict(enumerate("零一二三四五六七八九"))
 
 
@@ -179,17 +180,26 @@ def messy_addresses(parts, rng):
     punctuation, a compound without its road, and the odd one-character typo.
     """
     n = len(parts)
-    r = rng.random((8, n))
+    r = rng.random((11, n))
     has_compound = parts["compound"].to_numpy() != ""
     building = parts["building"].astype(str).to_numpy()
+    compound = parts["compound"].to_numpy().astype(object)
+    # A homophone in the compound name (锦苑 written 锦园), as clerks mistype.
+    misspelt = has_compound & (r[8] < 0.01)
+    compound[misspelt] = [c[0] + _HOMOPHONES.get(c[1], c[1]) + c[2:] for c in compound[misspelt]]
+    door = parts["door"].astype(int).to_numpy()
+    # A door number a few plates off, which the gazetteer does not know.
+    door = np.where(~has_compound & (r[9] < 0.01), door + 2 * rng.integers(1, 4, n), door)
     marker = np.select([r[0] < 0.55, r[0] < 0.75, r[0] < 0.92], ["栋", "号楼", "幢"], default="座")
     cn_building = np.array([_chinese_number(int(b)) if b.isdigit() and int(b) <= 99 else b for b in building], dtype=object)
     building_text = np.where(r[1] < 0.06, cn_building, building) + marker
     unit = parts["unit"].astype(str).to_numpy()
     room = parts["room"].astype(str).to_numpy()
     unit_text = np.where(r[2] < 0.5, unit + "单元" + room + "室", np.where(r[2] < 0.8, unit + "-" + room, unit + "单元" + room))
-    road_part = parts["road"].to_numpy() + parts["door"].astype(str).to_numpy() + "号"
-    compound_part = np.where(has_compound, parts["compound"].to_numpy() + building_text, "")
+    road_part = parts["road"].to_numpy() + door.astype(str) + "号"
+    # Some write the compound and unit but not the building.
+    building_text = np.where(has_compound & (r[10] < 0.005), "", building_text)
+    compound_part = np.where(has_compound, compound + building_text, "")
     # One compound address in six leaves out the road, as residents often do.
     drop_road = has_compound & (r[3] < 0.17)
     body = np.where(drop_road, compound_part, road_part + compound_part) + unit_text

@@ -1,1 +1,1 @@
-"""report"""
+"""Reports for leadership: PDF, offline HTML (folium) and Excel."""
