@@ -228,8 +228,8 @@ def apply_review(project_path, review_file):
                                  errors="ignore").reset_index(drop=True)
         new_address = fix["corrected_address"].astype(str).str.strip().to_numpy()
         records["address"] = np.where(new_address != "", new_address, records["address"])
-        lon = pd.to_numeric(fix["corrected_lon"], errors="coerce").to_numpy()
-        lat = pd.to_numeric(fix["corrected_lat"], errors="coerce").to_numpy()
+        lon = pd.to_numeric(fix["corrected_lon"], errors="coerce").to_numpy(dtype=float, copy=True)
+        lat = pd.to_numeric(fix["corrected_lat"], errors="coerce").to_numpy(dtype=float, copy=True)
         grid_fix = fix["corrected_grid_code"].astype(str).str.strip().to_numpy()
         known_grids = set(grids["grid_code"])
         unknown = [g for g in grid_fix if g and g not in known_grids]
