@@ -9,7 +9,10 @@ the published optimum; the last line is a JSON summary.
 
 Timings cover building the model from the cost matrix and solving it, for both
 (reading the file and Floyd-Warshall are shared and excluded). spopt runs in a child
-process in its own session, so that a time-out can stop it and its CBC process.
+process in its own session, so that a time-out can stop it and its CBC process; a
+time-out prints ``spopt=NA spopt_s=LIMIT`` and counts as LIMIT seconds in
+``spopt_total_s`` (so that total is a lower bound). ``solved_to_optimum`` counts
+instances where GridMap both proved optimality and matched the published optimum.
 
 Usage::
 
