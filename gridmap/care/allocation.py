@@ -353,7 +353,7 @@ class Transportation:
         allowed = nearest_k_mask(cost, k)
         return cls(cost, w, q, allowed, unmet_penalty=unmet_penalty, k=k)
 
-    def solve(self, time_limit=None, progress=None, cancelled=None):
+    def solve(self, time_limit=None, *, progress=None, cancelled=None):
         """Solve the linear programme with HiGHS and fill the result attributes.
 
         Parameters
