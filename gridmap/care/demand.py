@@ -234,14 +234,14 @@ def need_indicators(residents, weights=None, *, elderly_age=60) -> pd.DataFrame:
         return frame[name].to_numpy() if name in frame else np.full(n, None, dtype=object)
 
     age = age[old]
-    self_care = pd.Series(column("self_care"), dtype="string").str.strip().to_numpy()
+    self_care = pd.Series(column("self_care"), dtype="string").str.strip()
     income = pd.Series(column("income_band"), dtype="string").str.strip()
     indicators = {
         "elderly_60": np.ones(n, dtype=bool),
         "elderly_80": age >= 80,
         "living_alone": _flag(column("living_alone")),
-        "semi_disabled": (self_care == SEMI_DISABLED) & ~pd.isna(self_care),
-        "disabled": (self_care == DISABLED) & ~pd.isna(self_care),
+        "semi_disabled": (self_care == SEMI_DISABLED).fillna(False).to_numpy(dtype=bool),
+        "disabled": (self_care == DISABLED).fillna(False).to_numpy(dtype=bool),
         "low_income": income.isin(LOW_INCOME_BANDS).fillna(False).to_numpy(dtype=bool),
         "chronic_illness": _flag(column("chronic_illness")),
     }
