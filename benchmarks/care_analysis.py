@@ -43,7 +43,7 @@ def square_bounds(x, y, pad, cells):
 
 
 def naive_kde(x, y, w, result, sample, seed=0):
-    """scikit-learn KernelDensity (ball tree) at ``sample`` random cells; seconds scaled to all cells."""
+    """Run scikit-learn's KernelDensity at ``sample`` random cells; time scaled to all cells."""
     from sklearn.neighbors import KernelDensity
 
     rng = np.random.default_rng(seed)
@@ -65,10 +65,14 @@ def naive_kde(x, y, w, result, sample, seed=0):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--demo", default="demo", help="folder of the demo (built at full scale if absent)")
+    parser.add_argument(
+        "--demo", default="demo", help="folder of the demo (built at full scale if absent)"
+    )
     parser.add_argument("--bandwidth", type=float, default=800.0)
     parser.add_argument("--cells", type=int, default=1000, help="raster side in cells")
-    parser.add_argument("--naive-sample", type=int, default=2000, help="cells evaluated by the naive KDE")
+    parser.add_argument(
+        "--naive-sample", type=int, default=2000, help="cells evaluated by the naive KDE"
+    )
     args = parser.parse_args()
     path = Path(args.demo) / "yichang.gpkg"
     figures = {}
@@ -80,47 +84,68 @@ def main():
     figures["load_elderly_s"], elderly = timed(lambda: demand.load_elderly(project))
     print(f"load {len(elderly):,} elderly residents: {figures['load_elderly_s']:.2f} s")
 
-    figures["demand_s"], dem = timed(lambda: demand.analyse_demand(project, elderly=elderly), repeat=3)
+    figures["demand_s"], dem = timed(
+        lambda: demand.analyse_demand(project, elderly=elderly), repeat=3
+    )
     print(f"demand: {dem.summary()}: {figures['demand_s']:.2f} s")
 
     figures["clusters_s"], clu = timed(lambda: clusters.analyse_clusters(project, elderly=elderly))
-    print(f"clusters: {clu.types.k} need types, {len(clu.hotspots)} demand concentrations: "
-          f"{figures['clusters_s']:.2f} s")
+    print(
+        f"clusters: {clu.types.k} need types, {len(clu.hotspots)} demand concentrations: "
+        f"{figures['clusters_s']:.2f} s"
+    )
     print(clu.summary())
 
     x, y, w = elderly["x"].to_numpy(), elderly["y"].to_numpy(), elderly["demand"].to_numpy()
     bounds, cell = square_bounds(x, y, args.bandwidth + 100.0, args.cells)
     figures["heatmap_s"], heat = timed(
-        lambda: heatmap.kernel_density(x, y, w, bandwidth=args.bandwidth, cell_size=cell, bounds=bounds), repeat=5
+        lambda: heatmap.kernel_density(
+            x, y, w, bandwidth=args.bandwidth, cell_size=cell, bounds=bounds
+        ),
+        repeat=5,
     )
-    print(f"heatmap: {len(x):,} points onto {heat.shape[0]} x {heat.shape[1]} cells of {cell:.1f} m, "
-          f"quartic {args.bandwidth:g} m: {figures['heatmap_s']:.3f} s; mass {heat.mass:,.1f} "
-          f"of {heat.total_weight:,.1f}")
+    print(
+        f"heatmap: {len(x):,} points onto {heat.shape[0]} x {heat.shape[1]} cells of {cell:.1f} m, "
+        f"quartic {args.bandwidth:g} m: {figures['heatmap_s']:.3f} s; mass {heat.mass:,.1f} "
+        f"of {heat.total_weight:,.1f}"
+    )
     with tempfile.TemporaryDirectory() as tmp:
-        figures["heatmap_save_s"], _ = timed(lambda: (heat.to_geotiff(Path(tmp) / "h.tif"),
-                                                      heat.to_png(Path(tmp) / "h.png")))
+        figures["heatmap_save_s"], _ = timed(
+            lambda: (heat.to_geotiff(Path(tmp) / "h.tif"), heat.to_png(Path(tmp) / "h.png"))
+        )
     print(f"heatmap GeoTIFF + PNG: {figures['heatmap_save_s']:.2f} s")
-    epan = heatmap.kernel_density(x, y, w, bandwidth=args.bandwidth, cell_size=cell, kernel="epanechnikov",
-                                  bounds=bounds)
+    epan = heatmap.kernel_density(
+        x, y, w, bandwidth=args.bandwidth, cell_size=cell, kernel="epanechnikov", bounds=bounds
+    )
     scaled, naive_s, worst = naive_kde(x, y, w, epan, args.naive_sample)
     figures["heatmap_naive_s"] = scaled
     figures["heatmap_naive_max_diff"] = worst
-    print(f"  naive: sklearn KernelDensity (epanechnikov, ball tree) {args.naive_sample:,} cells in "
-          f"{naive_s:.2f} s -> {scaled:,.0f} s for all {heat.array.size:,} cells "
-          f"({scaled / figures['heatmap_s']:,.0f}x slower); largest difference {worst:.2%} of the peak")
+    print(
+        f"  naive: sklearn KernelDensity (epanechnikov, ball tree) {args.naive_sample:,} cells in "
+        f"{naive_s:.2f} s -> {scaled:,.0f} s for all {heat.array.size:,} cells "
+        f"({scaled / figures['heatmap_s']:,.0f}x slower); "
+        f"largest difference {worst:.2%} of the peak"
+    )
 
     figures["coverage_straight_s"], straight = timed(
         lambda: coverage.analyse_coverage(project, elderly=elderly, roads=False)
     )
-    print(f"coverage, straight-line, {straight.grids['kind'].nunique()} kinds: {figures['coverage_straight_s']:.2f} s")
-    figures["coverage_network_s"], net = timed(lambda: coverage.analyse_coverage(project, elderly=elderly))
+    print(
+        f"coverage, straight-line, {straight.grids['kind'].nunique()} kinds: "
+        f"{figures['coverage_straight_s']:.2f} s"
+    )
+    figures["coverage_network_s"], net = timed(
+        lambda: coverage.analyse_coverage(project, elderly=elderly)
+    )
     print(f"coverage along the roads: {figures['coverage_network_s']:.2f} s")
     print(net.summary())
     for message in net.messages:
         print(f"  note: {message}")
 
-    figures["total_s"] = sum(figures[k] for k in ("load_elderly_s", "demand_s", "clusters_s", "heatmap_s",
-                                                   "coverage_network_s"))
+    figures["total_s"] = sum(
+        figures[k]
+        for k in ("load_elderly_s", "demand_s", "clusters_s", "heatmap_s", "coverage_network_s")
+    )
     figures["elderly"] = len(elderly)
     figures["raster"] = list(heat.shape)
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}))

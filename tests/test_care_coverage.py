@@ -36,10 +36,14 @@ def test_centres_are_the_mean_of_the_elderly(demo, straight):
     mean = elderly.groupby("grid_code")[["x", "y"]].mean()
     rows = straight.grids[straight.grids["kind"] == "day_care"].set_index("grid_code")
     located = rows["centre_source"] == "elderly"
-    np.testing.assert_allclose(rows.loc[located, ["centre_x", "centre_y"]].to_numpy(),
-                               mean.reindex(rows.index[located]).to_numpy())
-    assert (rows.loc[located, "elderly"] == elderly.groupby("grid_code").size().reindex(
-        rows.index[located])).all()
+    np.testing.assert_allclose(
+        rows.loc[located, ["centre_x", "centre_y"]].to_numpy(),
+        mean.reindex(rows.index[located]).to_numpy(),
+    )
+    assert (
+        rows.loc[located, "elderly"]
+        == elderly.groupby("grid_code").size().reindex(rows.index[located])
+    ).all()
 
 
 def test_straight_line_distances_match_brute_force(demo, straight):
@@ -48,9 +52,13 @@ def test_straight_line_distances_match_brute_force(demo, straight):
     for kind, rows in straight.grids.groupby("kind"):
         mine = fac[fac["kind"] == kind]
         fx, fy = mine.geometry.x.to_numpy(), mine.geometry.y.to_numpy()
-        d = np.hypot(rows["centre_x"].to_numpy()[:, None] - fx, rows["centre_y"].to_numpy()[:, None] - fy)
+        d = np.hypot(
+            rows["centre_x"].to_numpy()[:, None] - fx, rows["centre_y"].to_numpy()[:, None] - fy
+        )
         np.testing.assert_allclose(rows["distance_m"], d.min(axis=1), rtol=1e-12)
-        np.testing.assert_array_equal(rows["facility_id"], mine["facility_id"].to_numpy()[d.argmin(axis=1)])
+        np.testing.assert_array_equal(
+            rows["facility_id"], mine["facility_id"].to_numpy()[d.argmin(axis=1)]
+        )
         assert (rows["covered"] == (d.min(axis=1) <= 1000)).all()
     assert straight.method == "straight-line"
     assert set(coverage.CARE_KINDS) <= set(straight.grids["kind"])
@@ -63,12 +71,15 @@ def test_load_and_unmet_demand(straight):
         assert fac["demand_served"].sum() == pytest.approx(rows["demand"].sum())
         assert fac["grids_served"].sum() == len(rows)
     caps = straight.facilities[straight.facilities["kind"] == "day_care"]
-    np.testing.assert_allclose(caps["load"], caps["demand_served"] * coverage.DEFAULT_UPTAKE["day_care"])
+    np.testing.assert_allclose(
+        caps["load"], caps["demand_served"] * coverage.DEFAULT_UPTAKE["day_care"]
+    )
     np.testing.assert_allclose(caps["utilisation"], caps["load"] / caps["capacity"])
     rows = straight.grids[straight.grids["kind"] == "day_care"]
     util = rows["utilisation"].to_numpy()
-    expected = np.where(~rows["covered"], rows["demand"],
-                        np.where(util > 1, rows["demand"] * (1 - 1 / util), 0.0))
+    expected = np.where(
+        ~rows["covered"], rows["demand"], np.where(util > 1, rows["demand"] * (1 - 1 / util), 0.0)
+    )
     np.testing.assert_allclose(rows["unmet_demand"], expected)
     shops = straight.facilities[straight.facilities["kind"] == "supermarket"]
     assert shops["utilisation"].isna().all() and not shops["over_capacity"].any()
@@ -82,10 +93,16 @@ def test_load_and_unmet_demand(straight):
 
 
 def lattice(n=3, size=500.0):
-    boxes = [shapely.box(X0 + j * size, Y0 + i * size, X0 + (j + 1) * size, Y0 + (i + 1) * size)
-             for i in range(n) for j in range(n)]
-    return gpd.GeoDataFrame({"grid_code": [f"G{k}" for k in range(n * n)], "community": "甲社区"},
-                            geometry=boxes, crs=METRIC_CRS)
+    boxes = [
+        shapely.box(X0 + j * size, Y0 + i * size, X0 + (j + 1) * size, Y0 + (i + 1) * size)
+        for i in range(n)
+        for j in range(n)
+    ]
+    return gpd.GeoDataFrame(
+        {"grid_code": [f"G{k}" for k in range(n * n)], "community": "甲社区"},
+        geometry=boxes,
+        crs=METRIC_CRS,
+    )
 
 
 def residents(points):
@@ -95,7 +112,9 @@ def residents(points):
 
 def facilities(rows, crs=METRIC_CRS):
     frame = pd.DataFrame(rows, columns=["facility_id", "name", "kind", "capacity", "x", "y"])
-    geometry = [None if np.isnan(x) else shapely.Point(x, y) for x, y in zip(frame["x"], frame["y"])]
+    geometry = [
+        None if np.isnan(x) else shapely.Point(x, y) for x, y in zip(frame["x"], frame["y"])
+    ]
     return gpd.GeoDataFrame(frame.drop(columns=["x", "y"]), geometry=geometry, crs=crs)
 
 
@@ -103,32 +122,44 @@ def facilities(rows, crs=METRIC_CRS):
 def small():
     grids = lattice()
     # Grid G4 (the middle) has no elderly residents.
-    people = [(f"G{k}", X0 + 250 + 500 * (k % 3), Y0 + 250 + 500 * (k // 3), 70) for k in range(9) if k != 4]
+    people = [
+        (f"G{k}", X0 + 250 + 500 * (k % 3), Y0 + 250 + 500 * (k // 3), 70)
+        for k in range(9)
+        if k != 4
+    ]
     people.append(("G0", X0 + 150, Y0 + 350, 85))
-    fac = facilities([
-        ("D1", "甲日间照料中心", "day_care", 2.0, X0 + 250, Y0 + 250),
-        ("D2", "乙日间照料中心", "day_care", 100.0, X0 + 1200, Y0 + 1200),
-        ("D3", "界外日间照料中心", "day_care", 5.0, X0 + 4000, Y0 + 250),
-        ("D4", "无址日间照料中心", "day_care", 5.0, np.nan, np.nan),
-        ("S1", "超市", "supermarket", np.nan, X0 + 750, Y0 + 750),
-    ])
+    fac = facilities(
+        [
+            ("D1", "甲日间照料中心", "day_care", 2.0, X0 + 250, Y0 + 250),
+            ("D2", "乙日间照料中心", "day_care", 100.0, X0 + 1200, Y0 + 1200),
+            ("D3", "界外日间照料中心", "day_care", 5.0, X0 + 4000, Y0 + 250),
+            ("D4", "无址日间照料中心", "day_care", 5.0, np.nan, np.nan),
+            ("S1", "超市", "supermarket", np.nan, X0 + 750, Y0 + 750),
+        ]
+    )
     return grids, residents(people), fac
 
 
 def test_small_case_by_hand(small):
     grids, people, fac = small
-    result = coverage.coverage(grids, people, fac, kinds=["day_care", "meal_point"], uptake={"day_care": 1.0})
+    result = coverage.coverage(
+        grids, people, fac, kinds=["day_care", "meal_point"], uptake={"day_care": 1.0}
+    )
     day = result.grids[result.grids["kind"] == "day_care"].set_index("grid_code")
     # G0's centre is the mean of its two residents.
     assert day.loc["G0", ["centre_x", "centre_y"]].tolist() == pytest.approx([X0 + 200, Y0 + 300])
     assert day.loc["G0", "facility_id"] == "D1"
     assert day.loc["G0", "distance_m"] == pytest.approx(np.hypot(50, 50))
-    assert day.loc["G8", "facility_id"] == "D2" and day.loc["G8", "distance_m"] == pytest.approx(np.hypot(50, 50))
+    assert day.loc["G8", "facility_id"] == "D2" and day.loc["G8", "distance_m"] == pytest.approx(
+        np.hypot(50, 50)
+    )
     # G4 has no elderly: its centre is inside its polygon and it has no demand.
     assert day.loc["G4", "centre_source"] == "polygon" and day.loc["G4", "demand"] == 0
     # D1 serves G0, G1, G3 (nearest): demand 1 + 2 (85-year-old) + 1 + 1 = 5 places for 2.
     d1 = result.facilities.set_index("facility_id").loc["D1"]
-    assert d1["demand_served"] == 5 and d1["utilisation"] == pytest.approx(2.5) and d1["over_capacity"]
+    assert (
+        d1["demand_served"] == 5 and d1["utilisation"] == pytest.approx(2.5) and d1["over_capacity"]
+    )
     assert day.loc["G0", "unmet_demand"] == pytest.approx(3 * (1 - 1 / 2.5))
     assert not result.facilities.set_index("facility_id").loc["D3", "in_grid"]
     assert "D4" not in set(result.facilities["facility_id"])
@@ -146,7 +177,9 @@ def test_small_case_by_hand(small):
 def test_radius_per_kind(small):
     grids, people, fac = small
     wide = coverage.coverage(grids, people, fac, kinds=["day_care", "supermarket"])
-    narrow = coverage.coverage(grids, people, fac, kinds=["day_care", "supermarket"], radius={"day_care": 100})
+    narrow = coverage.coverage(
+        grids, people, fac, kinds=["day_care", "supermarket"], radius={"day_care": 100}
+    )
     assert narrow.radius == {"day_care": 100.0, "supermarket": 1000.0}
     day = narrow.grids[narrow.grids["kind"] == "day_care"]
     assert set(day.loc[day["covered"], "grid_code"]) == {"G0", "G8"}
@@ -181,8 +214,14 @@ def test_cancel(small):
     grids, people, fac = small
     seen = []
     with pytest.raises(GridMapError, match="cancelled"):
-        coverage.coverage(grids, people, fac, kinds=["day_care", "supermarket"],
-                          progress=lambda f, m: seen.append(f), cancelled=lambda: len(seen) >= 1)
+        coverage.coverage(
+            grids,
+            people,
+            fac,
+            kinds=["day_care", "supermarket"],
+            progress=lambda f, m: seen.append(f),
+            cancelled=lambda: len(seen) >= 1,
+        )
     assert seen == [0.0]
 
 
@@ -197,14 +236,18 @@ def test_network_distance_by_hand(small):
     fragment = shapely.LineString([(X0 + 700, Y0 + 700), (X0 + 720, Y0 + 700)])
     network = RoadNetwork([road, fragment], spacing=10)
     assert network.components == 1  # the 20 m fragment is ignored
-    source, dist = network.nearest(np.array([X0]), np.array([Y0]), np.array([X0 + 1490.0]), np.array([Y0 + 1500.0]))
+    source, dist = network.nearest(
+        np.array([X0]), np.array([Y0]), np.array([X0 + 1490.0]), np.array([Y0 + 1500.0])
+    )
     assert source.tolist() == [0]
     assert dist[0] == pytest.approx(10 + 1500 + 1510 + 10)
-    result = coverage.coverage(grids, people, fac[fac["facility_id"] == "D1"], kinds=["day_care"], network=network)
+    result = coverage.coverage(
+        grids, people, fac[fac["facility_id"] == "D1"], kinds=["day_care"], network=network
+    )
     g8 = result.grids.set_index("grid_code").loc["G8"]
     assert g8["method"] == "network" and result.method == "network"
-    # D1 (X0+250, Y0+250) -> road at (X0+250, Y0-10): 260 m; along to the corner 1250 m; north 1260 m;
-    # off the road to G8's centre (X0+1250, Y0+1250): 250 m.
+    # D1 (X0+250, Y0+250) -> road at (X0+250, Y0-10): 260 m; along to the corner 1250 m;
+    # north 1260 m; off the road to G8's centre (X0+1250, Y0+1250): 250 m.
     assert g8["distance_m"] == pytest.approx(260 + 1250 + 1260 + 250)
     assert g8["straight_m"] == pytest.approx(np.hypot(1000, 1000))
     assert not g8["covered"]
@@ -215,9 +258,13 @@ def test_unreachable_along_roads_falls_back_to_straight_line(small):
     west = shapely.LineString([(X0, Y0), (X0, Y0 + 1500)])
     east = shapely.LineString([(X0 + 1500, Y0), (X0 + 1500, Y0 + 1500)])
     network = RoadNetwork([west, east], spacing=25)
-    result = coverage.coverage(grids, people, fac[fac["facility_id"] == "D1"], kinds=["day_care"], network=network)
+    result = coverage.coverage(
+        grids, people, fac[fac["facility_id"] == "D1"], kinds=["day_care"], network=network
+    )
     rows = result.grids.set_index("grid_code")
-    assert rows.loc["G2", "method"] == "straight-line"  # snaps to the east street, D1 to the west one
+    assert (
+        rows.loc["G2", "method"] == "straight-line"
+    )  # snaps to the east street, D1 to the west one
     assert rows.loc["G2", "distance_m"] == pytest.approx(rows.loc["G2", "straight_m"])
     assert any("cannot reach any 日间照料中心 along the roads" in m for m in result.messages)
 
@@ -256,7 +303,9 @@ def test_analyse_and_write_coverage(project_copy):
     assert result.method == "network"
     saved = project.read("care_coverage")
     assert len(saved) == 2 * 1421
-    pd.testing.assert_series_equal(saved["unmet_demand"], result.grids["unmet_demand"], check_dtype=False)
+    pd.testing.assert_series_equal(
+        saved["unmet_demand"], result.grids["unmet_demand"], check_dtype=False
+    )
     assert len(project.read("care_facility_load")) == len(result.facilities)
     grids = project.read("grids")
     assert {"dist_day_care", "dist_meal_point", "care_unmet"} <= set(grids.columns)

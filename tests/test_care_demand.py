@@ -31,21 +31,27 @@ def result(demo_project, elderly):
 def test_counts_match_a_direct_recount(demo_project, result):
     residents = Project(demo_project).read("residents")
     old = residents[residents["age"] >= 60]
-    recount = pd.DataFrame({
-        "elderly_60": old.groupby("grid_code").size(),
-        "elderly_80": (old["age"] >= 80).groupby(old["grid_code"]).sum(),
-        "living_alone": old["living_alone"].groupby(old["grid_code"]).sum(),
-        "semi_disabled": (old["self_care"] == "半失能").groupby(old["grid_code"]).sum(),
-        "disabled": (old["self_care"] == "失能").groupby(old["grid_code"]).sum(),
-        "low_income": (old["income_band"] == "低收入").groupby(old["grid_code"]).sum(),
-        "chronic_illness": old["chronic_illness"].groupby(old["grid_code"]).sum(),
-    })
+    recount = pd.DataFrame(
+        {
+            "elderly_60": old.groupby("grid_code").size(),
+            "elderly_80": (old["age"] >= 80).groupby(old["grid_code"]).sum(),
+            "living_alone": old["living_alone"].groupby(old["grid_code"]).sum(),
+            "semi_disabled": (old["self_care"] == "半失能").groupby(old["grid_code"]).sum(),
+            "disabled": (old["self_care"] == "失能").groupby(old["grid_code"]).sum(),
+            "low_income": (old["income_band"] == "低收入").groupby(old["grid_code"]).sum(),
+            "chronic_illness": old["chronic_illness"].groupby(old["grid_code"]).sum(),
+        }
+    )
     table = result.table.set_index("grid_code")
     expected = recount.reindex(table.index).fillna(0).astype("int64")
     pd.testing.assert_frame_equal(table[list(INDICATORS)], expected, check_names=False)
     assert len(table) == 1421
     # The grids layer's own registry count agrees too.
-    grids = Project(demo_project).read("grids", columns=["grid_code", "elderly_60"]).set_index("grid_code")
+    grids = (
+        Project(demo_project)
+        .read("grids", columns=["grid_code", "elderly_60"])
+        .set_index("grid_code")
+    )
     assert (grids["elderly_60"].reindex(table.index) == table["elderly_60"]).all()
 
 
@@ -63,7 +69,9 @@ def test_project_setting_overrides_weights(project_copy, elderly):
     project.set_meta(care_demand_weights={"disabled": 10})
     after = demand.analyse_demand(project, elderly=elderly)
     assert after.weights["disabled"] == 10 and after.weights["elderly_60"] == 1.0
-    np.testing.assert_allclose(after.table["demand_index"] - before["demand_index"], 6 * before["disabled"])
+    np.testing.assert_allclose(
+        after.table["demand_index"] - before["demand_index"], 6 * before["disabled"]
+    )
 
 
 @pytest.mark.parametrize(
@@ -113,8 +121,13 @@ def test_empty_residents_give_empty_indicators():
 
 def test_grid_without_elderly_and_unplaced_residents():
     grids = pd.DataFrame({"grid_code": ["G1", "G2"], "grid_name": ["一", "二"]})
-    residents = pd.DataFrame({"age": [70, 82, 65, 90], "grid_code": ["G1", "G1", None, "G9"],
-                              "self_care": ["自理", "失能", "自理", "自理"]})
+    residents = pd.DataFrame(
+        {
+            "age": [70, 82, 65, 90],
+            "grid_code": ["G1", "G1", None, "G9"],
+            "self_care": ["自理", "失能", "自理", "自理"],
+        }
+    )
     result = demand.grid_demand(demand.need_indicators(residents), grids)
     table = result.table.set_index("grid_code")
     assert table.loc["G2", "elderly_60"] == 0 and table.loc["G2", "demand_index"] == 0
@@ -122,8 +135,10 @@ def test_grid_without_elderly_and_unplaced_residents():
     assert table.loc["G1", "demand_index"] == 1 + 6
     assert result.unplaced == 2
     assert any("1 grids have no elderly residents" in m for m in result.messages)
-    assert any("2 elderly residents are not in any grid" in m and "1 without a grid code" in m
-               for m in result.messages)
+    assert any(
+        "2 elderly residents are not in any grid" in m and "1 without a grid code" in m
+        for m in result.messages
+    )
 
 
 def test_no_age_column_is_a_clear_error():
@@ -157,7 +172,9 @@ def test_profile_silhouette_equals_sklearn_on_repeated_points():
     labels = rng.integers(0, 4, len(profiles))
     expanded = np.repeat(profiles, counts, axis=0)
     expected = silhouette_score(expanded, np.repeat(labels, counts))
-    assert clusters.profile_silhouette(profiles, counts, labels) == pytest.approx(expected, rel=1e-12)
+    assert clusters.profile_silhouette(profiles, counts, labels) == pytest.approx(
+        expected, rel=1e-12
+    )
     assert np.isnan(clusters.profile_silhouette(profiles, counts, np.zeros(len(profiles))))
 
 
@@ -213,10 +230,19 @@ def test_grid_service_mix(types, result):
     np.testing.assert_allclose(shares, 1.0)
     amounts = grids[[f"demand_{s}" for s in clusters.SERVICES]].sum(axis=1)
     np.testing.assert_allclose(amounts, grids["demand"])
-    np.testing.assert_allclose(grids["demand"], result.table.set_index("grid_code")["demand_index"].reindex(
-        grids.index))
+    np.testing.assert_allclose(
+        grids["demand"], result.table.set_index("grid_code")["demand_index"].reindex(grids.index)
+    )
     assert grids.loc[has, "driving_types"].str.contains("%").all()
     assert grids.loc[~has, "primary_service"].isna().all()
+
+
+def test_need_types_progress_and_cancel(elderly):
+    seen = []
+    clusters.need_types(elderly, k_range=(3, 4), progress=lambda f, m: seen.append((f, m)))
+    assert seen == [(0.0, "need types: k = 3"), (0.5, "need types: k = 4")]
+    with pytest.raises(GridMapError, match="need types cancelled"):
+        clusters.need_types(elderly, cancelled=lambda: True)
 
 
 def test_need_types_with_a_single_profile_is_a_clear_error():
@@ -234,11 +260,19 @@ def lattice(n=6, size=500.0):
     boxes, codes, comms = [], [], []
     for i in range(n):
         for j in range(n):
-            boxes.append(shapely.box(500000 + j * size, 3400000 + i * size,
-                                     500000 + (j + 1) * size, 3400000 + (i + 1) * size))
+            boxes.append(
+                shapely.box(
+                    500000 + j * size,
+                    3400000 + i * size,
+                    500000 + (j + 1) * size,
+                    3400000 + (i + 1) * size,
+                )
+            )
             codes.append(f"G{i}{j}")
             comms.append(f"第{j}社区")
-    return gpd.GeoDataFrame({"grid_code": codes, "community": comms}, geometry=boxes, crs=METRIC_CRS)
+    return gpd.GeoDataFrame(
+        {"grid_code": codes, "community": comms}, geometry=boxes, crs=METRIC_CRS
+    )
 
 
 def test_gi_star_matches_its_formula():

@@ -22,7 +22,11 @@ def brute_force(result, x, y, w):
     cx, cy = result.cell_centres()
     gx, gy = np.meshgrid(cx, cy)
     d = np.hypot(gx[..., None] - x, gy[..., None] - y)
-    return (kernel_values(d, result.bandwidth, result.kernel) * w).sum(axis=-1) * 1e6 * result.kernel_scale
+    return (
+        (kernel_values(d, result.bandwidth, result.kernel) * w).sum(axis=-1)
+        * 1e6
+        * result.kernel_scale
+    )
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
@@ -68,7 +72,9 @@ def test_bounds_crop_the_same_surface():
     window = (xmin + 40 * 25, ymax - 60 * 25, xmin + 70 * 25, ymax - 20 * 25)
     part = kernel_density(x, y, bandwidth=250, cell_size=25, bounds=window)
     assert part.shape == (40, 30)
-    np.testing.assert_allclose(part.array, full.array[20:60, 40:70], rtol=1e-9, atol=1e-9 * full.array.max())
+    np.testing.assert_allclose(
+        part.array, full.array[20:60, 40:70], rtol=1e-9, atol=1e-9 * full.array.max()
+    )
     assert part.mass < part.total_weight == full.total_weight
 
 
@@ -79,7 +85,9 @@ def test_one_point_and_a_bandwidth_smaller_than_a_cell():
 
 
 def test_nan_coordinates_and_zero_weights_are_skipped():
-    result = kernel_density([X0, np.nan, X0 + 500], [Y0, Y0, Y0], [1.0, 5.0, 0.0], bandwidth=100, cell_size=10)
+    result = kernel_density(
+        [X0, np.nan, X0 + 500], [Y0, Y0, Y0], [1.0, 5.0, 0.0], bandwidth=100, cell_size=10
+    )
     assert result.total_weight == 1.0 and result.mass == pytest.approx(1.0)
 
 
@@ -115,10 +123,15 @@ def test_geotiff_round_trip(tmp_path):
     assert back.bounds == pytest.approx(result.bounds)
     assert (back.cell_size, back.bandwidth, back.kernel) == (20.0, 150.0, "quartic")
     if shutil.which("gdalinfo"):  # an independent reader: GDAL sees the CRS and the grid
-        info = json.loads(subprocess.run(["gdalinfo", "-json", str(path)], capture_output=True, text=True,
-                                         check=True).stdout)
+        info = json.loads(
+            subprocess.run(
+                ["gdalinfo", "-json", str(path)], capture_output=True, text=True, check=True
+            ).stdout
+        )
         assert info["size"] == [result.shape[1], result.shape[0]]
-        assert info["geoTransform"] == pytest.approx([result.bounds[0], 20.0, 0.0, result.bounds[3], 0.0, -20.0])
+        assert info["geoTransform"] == pytest.approx(
+            [result.bounds[0], 20.0, 0.0, result.bounds[3], 0.0, -20.0]
+        )
         assert 'ID["EPSG",4546]' in info["coordinateSystem"]["wkt"]
 
 

@@ -50,21 +50,28 @@ from gridmap.errors import GridMapError
 __all__ = [
     "NEED_FEATURES",
     "SERVICES",
-    "SERVICE_LABELS",
     "SERVICE_AFFINITY",
+    "SERVICE_LABELS",
     "NeedTypes",
-    "type_name",
+    "analyse_clusters",
+    "gi_star",
+    "hotspots",
     "need_types",
     "profile_silhouette",
-    "gi_star",
     "service_mix",
-    "hotspots",
-    "analyse_clusters",
+    "type_name",
     "write_clusters",
 ]
 
 #: The need indicators that make up a profile (elderly_60 is true for everyone).
-NEED_FEATURES = ("elderly_80", "living_alone", "semi_disabled", "disabled", "low_income", "chronic_illness")
+NEED_FEATURES = (
+    "elderly_80",
+    "living_alone",
+    "semi_disabled",
+    "disabled",
+    "low_income",
+    "chronic_illness",
+)
 
 SERVICES = ("community_care", "meals", "health", "day_care", "mutual_aid")
 SERVICE_LABELS = {
@@ -155,8 +162,10 @@ class NeedTypes:
     def summary(self) -> str:
         lines = [f"{self.k} need types ({self.criterion}):"]
         for row in self.types.itertuples():
-            lines.append(f"  {row.type_id} {row.name}: {row.elderly:,} ({row.share:.0%}); {row.dominant}; "
-                         f"→ {row.primary_service}")
+            lines.append(
+                f"  {row.type_id} {row.name}: {row.elderly:,} ({row.share:.0%}); {row.dominant}; "
+                f"→ {row.primary_service}"
+            )
         return "\n".join(lines)
 
 
@@ -180,7 +189,10 @@ def type_name(prevalence, *, majority=0.5) -> str:
 def _profiles(elderly, weights):
     missing = [f for f in NEED_FEATURES if f not in elderly]
     if missing:
-        raise GridMapError(f"elderly: missing need columns {', '.join(missing)} (use gridmap.care.demand.load_elderly)")
+        raise GridMapError(
+            f"elderly: missing need columns {', '.join(missing)} "
+            "(use gridmap.care.demand.load_elderly)"
+        )
     flags = elderly[list(NEED_FEATURES)].to_numpy(dtype="float64")
     scale = np.sqrt([max(weights[f], 1e-9) for f in NEED_FEATURES])
     return flags, flags * scale
@@ -215,8 +227,18 @@ def _type_mix(prevalence, weights):
     return mix / mix.sum(axis=1, keepdims=True)
 
 
-def need_types(elderly, grids=None, *, weights=None, k=None, k_range=DEFAULT_K_RANGE, min_share=0.05,
-               seed=DEFAULT_SEED) -> NeedTypes:
+def need_types(
+    elderly,
+    grids=None,
+    *,
+    weights=None,
+    k=None,
+    k_range=DEFAULT_K_RANGE,
+    min_share=0.05,
+    seed=DEFAULT_SEED,
+    progress=None,
+    cancelled=None,
+) -> NeedTypes:
     """Cluster elderly residents' need profiles into types and derive each grid's service mix.
 
     Parameters
@@ -237,6 +259,9 @@ def need_types(elderly, grids=None, *, weights=None, k=None, k_range=DEFAULT_K_R
         Smallest share of the elderly a type may hold for its ``k`` to be chosen.
     seed : int
         Seed of k-means' initialisation (the result is deterministic).
+    progress : callable(fraction, message), optional
+    cancelled : callable() -> bool, optional
+        Checked before each ``k``; a cancel raises :class:`GridMapError`.
 
     Returns
     -------
@@ -251,7 +276,8 @@ def need_types(elderly, grids=None, *, weights=None, k=None, k_range=DEFAULT_K_R
     inverse = inverse.ravel()
     if len(distinct) < 2:
         raise GridMapError(
-            f"need types: {n:,} elderly residents with {len(distinct)} distinct need profile(s); nothing to cluster"
+            f"need types: {n:,} elderly residents with {len(distinct)} distinct need "
+            "profile(s); nothing to cluster"
         )
     lo, hi = (k, k) if k is not None else k_range
     if k is not None and not (isinstance(k, (int, np.integer)) and k >= 2):
@@ -260,7 +286,13 @@ def need_types(elderly, grids=None, *, weights=None, k=None, k_range=DEFAULT_K_R
     lo = min(lo, hi)
     fits, scores = {}, {}
     for kk in range(lo, hi + 1):
-        model = KMeans(n_clusters=kk, n_init=10, random_state=seed).fit(distinct, sample_weight=counts)
+        if cancelled is not None and cancelled():
+            raise GridMapError("need types cancelled")
+        if progress is not None:
+            progress((kk - lo) / (hi - lo + 1), f"need types: k = {kk}")
+        model = KMeans(n_clusters=kk, n_init=10, random_state=seed).fit(
+            distinct, sample_weight=counts
+        )
         share = np.bincount(model.labels_, weights=counts, minlength=kk) / n
         fits[kk] = model
         score = profile_silhouette(distinct, counts, model.labels_)
@@ -271,11 +303,16 @@ def need_types(elderly, grids=None, *, weights=None, k=None, k_range=DEFAULT_K_R
         chosen, criterion = k, f"k = {k} fixed by the user"
     elif valid:
         chosen = max(valid, key=lambda kk: (valid[kk], -kk))
-        criterion = (f"k = {chosen}: highest silhouette ({valid[chosen]:.3f}, all {n:,} residents) "
-                     f"among k = {lo}..{hi} with every type at least {min_share:.0%} of the elderly")
+        criterion = (
+            f"k = {chosen}: highest silhouette ({valid[chosen]:.3f}, all {n:,} residents) "
+            f"among k = {lo}..{hi} with every type at least {min_share:.0%} of the elderly"
+        )
     else:
         chosen = lo
-        criterion = f"k = {lo}: no k in {lo}..{hi} keeps every type above {min_share:.0%}; the smallest was used"
+        criterion = (
+            f"k = {lo}: no k in {lo}..{hi} keeps every type above {min_share:.0%}; "
+            "the smallest was used"
+        )
         messages.append(criterion)
     person = fits[chosen].labels_[inverse]
 
@@ -285,21 +322,30 @@ def need_types(elderly, grids=None, *, weights=None, k=None, k_range=DEFAULT_K_R
     relabel[order] = np.arange(chosen)
     person = relabel[person]
     size = np.bincount(person, minlength=chosen)
-    prevalence = np.vstack([np.bincount(person, weights=flags[:, j], minlength=chosen) / size
-                            for j in range(len(NEED_FEATURES))]).T
+    prevalence = np.vstack(
+        [
+            np.bincount(person, weights=flags[:, j], minlength=chosen) / size
+            for j in range(len(NEED_FEATURES))
+        ]
+    ).T
     names = _unique_names([type_name(dict(zip(NEED_FEATURES, p))) for p in prevalence], prevalence)
     mix = _type_mix(prevalence, weights)
     demand = elderly["demand"].to_numpy(dtype="float64") if "demand" in elderly else np.ones(n)
-    age = pd.to_numeric(elderly["age"], errors="coerce").to_numpy(dtype="float64") if "age" in elderly \
+    age = (
+        pd.to_numeric(elderly["age"], errors="coerce").to_numpy(dtype="float64")
+        if "age" in elderly
         else np.full(n, np.nan)
-    types = pd.DataFrame({
-        "type_id": np.arange(1, chosen + 1),
-        "name": names,
-        "elderly": size.astype("int64"),
-        "share": size / n,
-        "mean_age": np.bincount(person, weights=np.nan_to_num(age), minlength=chosen) / size,
-        "demand_per_person": np.bincount(person, weights=demand, minlength=chosen) / size,
-    })
+    )
+    types = pd.DataFrame(
+        {
+            "type_id": np.arange(1, chosen + 1),
+            "name": names,
+            "elderly": size.astype("int64"),
+            "share": size / n,
+            "mean_age": np.bincount(person, weights=np.nan_to_num(age), minlength=chosen) / size,
+            "demand_per_person": np.bincount(person, weights=demand, minlength=chosen) / size,
+        }
+    )
     overall = flags.mean(axis=0)
     for j, f in enumerate(NEED_FEATURES):
         types[f"p_{f}"] = prevalence[:, j]
@@ -308,8 +354,14 @@ def need_types(elderly, grids=None, *, weights=None, k=None, k_range=DEFAULT_K_R
         types[f"mix_{service}"] = mix[:, s]
     types["primary_service"] = [SERVICE_LABELS[SERVICES[i]] for i in mix.argmax(axis=1)]
     grid_table = service_mix(elderly, person + 1, types, grids)
-    return NeedTypes(types=types, labels=person + 1, grids=grid_table, k_scores=scores, criterion=criterion,
-                     messages=messages)
+    return NeedTypes(
+        types=types,
+        labels=person + 1,
+        grids=grid_table,
+        k_scores=scores,
+        criterion=criterion,
+        messages=messages,
+    )
 
 
 def profile_silhouette(profiles, counts, labels) -> float:
@@ -358,8 +410,11 @@ def profile_silhouette(profiles, counts, labels) -> float:
 
 def _dominant_text(prevalence, overall, *, majority=0.5, lift=1.5, at_most=3):
     """The needs that mark a type: held by a majority, or far above the city's rate."""
-    marked = [(p, f) for p, base, f in zip(prevalence, overall, NEED_FEATURES)
-              if p >= majority or (p >= 0.2 and base > 0 and p / base >= lift)]
+    marked = [
+        (p, f)
+        for p, base, f in zip(prevalence, overall, NEED_FEATURES)
+        if p >= majority or (p >= 0.2 and base > 0 and p / base >= lift)
+    ]
     marked.sort(reverse=True)
     if not marked:
         return "无突出需求（自理为主）"
@@ -382,7 +437,9 @@ def service_mix(elderly, labels, types, grids=None, *, top=3) -> pd.DataFrame:
     top : int
         How many driving types to list.
     """
-    codes = (grids["grid_code"] if grids is not None else elderly["grid_code"].dropna().drop_duplicates())
+    codes = (
+        grids["grid_code"] if grids is not None else elderly["grid_code"].dropna().drop_duplicates()
+    )
     codes = pd.Index(codes.astype("string").to_numpy())
     index = codes.get_indexer(elderly["grid_code"].astype("string"))
     ok = index >= 0
@@ -390,12 +447,16 @@ def service_mix(elderly, labels, types, grids=None, *, top=3) -> pd.DataFrame:
     type_pos = pd.Index(types["type_id"]).get_indexer(np.asarray(labels))
     demand = elderly["demand"].to_numpy(dtype="float64")
     cell = index[ok] * n_types + type_pos[ok]
-    by_type = np.bincount(cell, weights=demand[ok], minlength=n_grids * n_types).reshape(n_grids, n_types)
+    by_type = np.bincount(cell, weights=demand[ok], minlength=n_grids * n_types).reshape(
+        n_grids, n_types
+    )
     people = np.bincount(cell, minlength=n_grids * n_types).reshape(n_grids, n_types)
     mix = types[[f"mix_{s}" for s in SERVICES]].to_numpy()
     service_demand = by_type @ mix
     total = by_type.sum(axis=1)
-    table = pd.DataFrame({"grid_code": codes.to_numpy(), "elderly": people.sum(axis=1), "demand": total})
+    table = pd.DataFrame(
+        {"grid_code": codes.to_numpy(), "elderly": people.sum(axis=1), "demand": total}
+    )
     for t in range(n_types):
         table[f"n_type_{types['type_id'].iloc[t]}"] = people[:, t]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -405,20 +466,26 @@ def service_mix(elderly, labels, types, grids=None, *, top=3) -> pd.DataFrame:
     for s, service in enumerate(SERVICES):
         table[f"demand_{service}"] = service_demand[:, s]
     has = total > 0
-    primary = np.array([SERVICE_LABELS[SERVICES[i]] for i in service_demand.argmax(axis=1)], dtype=object)
+    primary = np.array(
+        [SERVICE_LABELS[SERVICES[i]] for i in service_demand.argmax(axis=1)], dtype=object
+    )
     table["primary_service"] = np.where(has, primary, None)
     names = types["name"].to_numpy()
     rank = np.argsort(-by_type, axis=1, kind="stable")[:, :top]
     with np.errstate(invalid="ignore", divide="ignore"):
         type_share = by_type / total[:, None]
     table["driving_types"] = [
-        "、".join(f"{names[t]} {type_share[g, t]:.0%}" for t in rank[g] if by_type[g, t] > 0) if has[g] else ""
+        "、".join(f"{names[t]} {type_share[g, t]:.0%}" for t in rank[g] if by_type[g, t] > 0)
+        if has[g]
+        else ""
         for g in range(n_grids)
     ]
     return table
 
 
-def hotspots(grids, demand, *, measure="demand", distance=500.0, z=1.96, min_grids=2) -> gpd.GeoDataFrame:
+def hotspots(
+    grids, demand, *, measure="demand", distance=500.0, z=1.96, min_grids=2
+) -> gpd.GeoDataFrame:
     """Find where demand concentrates: Getis-Ord Gi* hot spots dissolved into named polygons.
 
     Parameters
@@ -452,7 +519,17 @@ def hotspots(grids, demand, *, measure="demand", distance=500.0, z=1.96, min_gri
     values = np.asarray(demand, dtype="float64")
     if values.shape != (len(grids),):
         raise GridMapError(f"hotspots: {values.size} demand values for {len(grids)} grids")
-    columns = ["cluster_id", "name", "communities", "grids", "demand", "area_km2", "density", "max_z", "grid_codes"]
+    columns = [
+        "cluster_id",
+        "name",
+        "communities",
+        "grids",
+        "demand",
+        "area_km2",
+        "density",
+        "max_z",
+        "grid_codes",
+    ]
     metric = grids.to_crs(METRIC_CRS).reset_index(drop=True)
     area = metric.area.to_numpy() / 1e6
     density = np.where(area > 0, np.nan_to_num(values) / np.where(area > 0, area, 1.0), 0.0)
@@ -469,8 +546,11 @@ def hotspots(grids, demand, *, measure="demand", distance=500.0, z=1.96, min_gri
     left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     adjacency = sp.coo_matrix((np.ones(left.size), (left, right)), shape=(hot.size, hot.size))
     _, label = connected_components(adjacency, directed=False)
-    community = metric["community"].astype("string").fillna("").to_numpy() if "community" in metric \
+    community = (
+        metric["community"].astype("string").fillna("").to_numpy()
+        if "community" in metric
         else np.full(n, "", dtype=object)
+    )
     rows = []
     for lab in np.unique(label):
         members = hot[label == lab]
@@ -479,18 +559,23 @@ def hotspots(grids, demand, *, measure="demand", distance=500.0, z=1.96, min_gri
         by_comm = pd.Series(np.nan_to_num(values[members])).groupby(community[members]).sum()
         by_comm = by_comm.sort_values(ascending=False, kind="stable")
         comms = [c for c in by_comm.index if c]
-        name = "、".join(comms[:2]) + (f"等{len(comms)}个社区" if len(comms) > 2 else "") if comms \
+        name = (
+            "、".join(comms[:2]) + (f"等{len(comms)}个社区" if len(comms) > 2 else "")
+            if comms
             else f"需求集中区{lab + 1}"
-        rows.append({
-            "name": name,
-            "communities": "、".join(comms),
-            "grids": int(members.size),
-            "demand": float(np.nan_to_num(values[members]).sum()),
-            "area_km2": float(area[members].sum()),
-            "max_z": float(gi[members].max()),
-            "grid_codes": ",".join(metric["grid_code"].astype(str).to_numpy()[members]),
-            "geometry": shapely.union_all(metric.geometry.values[members]),
-        })
+        )
+        rows.append(
+            {
+                "name": name,
+                "communities": "、".join(comms),
+                "grids": int(members.size),
+                "demand": float(np.nan_to_num(values[members]).sum()),
+                "area_km2": float(area[members].sum()),
+                "max_z": float(gi[members].max()),
+                "grid_codes": ",".join(metric["grid_code"].astype(str).to_numpy()[members]),
+                "geometry": shapely.union_all(metric.geometry.values[members]),
+            }
+        )
     if not rows:
         return empty
     out = gpd.GeoDataFrame(rows, geometry="geometry", crs=METRIC_CRS)
@@ -536,16 +621,35 @@ class ClusterResult:
     messages: list = field(default_factory=list)
 
     def summary(self) -> str:
-        lines = [self.types.summary(), f"{len(self.hotspots)} demand concentrations (Gi* hot spots):"]
+        lines = [
+            self.types.summary(),
+            f"{len(self.hotspots)} demand concentrations (Gi* hot spots):",
+        ]
         for row in self.hotspots.head(10).itertuples():
-            lines.append(f"  {row.cluster_id} {row.name}: {row.grids} grids, demand {row.demand:,.0f}, "
-                         f"{row.density:,.0f} per km²")
+            lines.append(
+                f"  {row.cluster_id} {row.name}: {row.grids} grids, demand {row.demand:,.0f}, "
+                f"{row.density:,.0f} per km²"
+            )
         return "\n".join(lines)
 
 
-def analyse_clusters(project, *, weights=None, elderly=None, k=None, k_range=DEFAULT_K_RANGE, min_share=0.05,
-                     seed=DEFAULT_SEED, measure="demand", distance=500.0, z=1.96, min_grids=2,
-                     write=False) -> ClusterResult:
+def analyse_clusters(
+    project,
+    *,
+    weights=None,
+    elderly=None,
+    k=None,
+    k_range=DEFAULT_K_RANGE,
+    min_share=0.05,
+    seed=DEFAULT_SEED,
+    measure="demand",
+    distance=500.0,
+    z=1.96,
+    min_grids=2,
+    write=False,
+    progress=None,
+    cancelled=None,
+) -> ClusterResult:
     """Need types, service mix per grid and demand concentrations of ``project``.
 
     Parameters are those of :func:`need_types` and :func:`hotspots`; ``elderly`` is
@@ -564,13 +668,32 @@ def analyse_clusters(project, *, weights=None, elderly=None, k=None, k_range=DEF
     if len(elderly) == 0:
         raise GridMapError(f"{project.path}: no residents aged 60 or over; nothing to cluster")
     grids = project.read("grids", columns=["grid_code", "grid_name", "community"])
-    types = need_types(elderly, grids, weights=weights, k=k, k_range=k_range, min_share=min_share, seed=seed)
-    spots = hotspots(grids, types.grids["demand"].to_numpy(), measure=measure, distance=distance, z=z,
-                     min_grids=min_grids)
+    types = need_types(
+        elderly,
+        grids,
+        weights=weights,
+        k=k,
+        k_range=k_range,
+        min_share=min_share,
+        seed=seed,
+        progress=progress,
+        cancelled=cancelled,
+    )
+    spots = hotspots(
+        grids,
+        types.grids["demand"].to_numpy(),
+        measure=measure,
+        distance=distance,
+        z=z,
+        min_grids=min_grids,
+    )
     messages = list(types.messages)
     unplaced = len(elderly) - int(types.grids["elderly"].sum())
     if unplaced:
-        messages.append(f"{unplaced:,} elderly residents are in no grid: typed, but not in any grid's service mix")
+        messages.append(
+            f"{unplaced:,} elderly residents are in no grid: typed, "
+            "but not in any grid's service mix"
+        )
     empty = int((types.grids["elderly"] == 0).sum())
     if empty:
         messages.append(f"{empty} grids have no elderly residents: no service mix")
@@ -586,8 +709,12 @@ def write_clusters(project, result: ClusterResult) -> None:
     The grids layer gets ``care_primary_service`` and ``care_driving_types``.
     """
     grids = project.read("grids")
-    grids = grids.drop(columns=[c for c in ("care_primary_service", "care_driving_types") if c in grids])
-    mix = result.types.grids.set_index("grid_code").reindex(grids["grid_code"].astype("string").to_numpy())
+    grids = grids.drop(
+        columns=[c for c in ("care_primary_service", "care_driving_types") if c in grids]
+    )
+    mix = result.types.grids.set_index("grid_code").reindex(
+        grids["grid_code"].astype("string").to_numpy()
+    )
     grids["care_primary_service"] = mix["primary_service"].to_numpy()
     grids["care_driving_types"] = mix["driving_types"].fillna("").to_numpy()
     ordered = [c for c in grids.columns if c != "geometry"] + ["geometry"]

@@ -52,9 +52,9 @@ __all__ = [
     "DEFAULT_UPTAKE",
     "CoverageResult",
     "RoadNetwork",
-    "grid_centres",
-    "coverage",
     "analyse_coverage",
+    "coverage",
+    "grid_centres",
     "write_coverage",
 ]
 
@@ -112,8 +112,19 @@ class CoverageResult:
     def underserved(self) -> pd.DataFrame:
         """Grid-kind rows with unmet demand, largest first."""
         rows = self.grids[self.grids["unmet_demand"] > 0]
-        columns = ["grid_code", "grid_name", "community", "kind", "kind_label", "elderly", "demand",
-                   "unmet_demand", "facility_id", "distance_m", "reason"]
+        columns = [
+            "grid_code",
+            "grid_name",
+            "community",
+            "kind",
+            "kind_label",
+            "elderly",
+            "demand",
+            "unmet_demand",
+            "facility_id",
+            "distance_m",
+            "reason",
+        ]
         return rows[[c for c in columns if c in rows]].sort_values(
             ["unmet_demand", "grid_code"], ascending=[False, True], ignore_index=True
         )
@@ -127,8 +138,9 @@ class CoverageResult:
         for kind, rows in self.grids.groupby("kind", sort=False):
             share = rows.loc[rows["covered"], "demand"].sum() / max(rows["demand"].sum(), 1e-12)
             lines.append(
-                f"  {kind} ({FACILITY_KIND_LABELS.get(kind, kind)}): {int(rows['covered'].sum())}/{len(rows)} grids "
-                f"within {self.radius[kind]:g} m, {share:.0%} of demand; unmet {rows['unmet_demand'].sum():,.0f}"
+                f"  {kind} ({FACILITY_KIND_LABELS.get(kind, kind)}): "
+                f"{int(rows['covered'].sum())}/{len(rows)} grids within {self.radius[kind]:g} m, "
+                f"{share:.0%} of demand; unmet {rows['unmet_demand'].sum():,.0f}"
             )
         return "\n".join(lines)
 
@@ -209,10 +221,17 @@ class RoadNetwork:
         # One virtual vertex per source, joined to its snapped vertex by its access
         # leg, turns "nearest source with its own leg" into a plain multi-source
         # shortest path (csgraph reads an explicit 0 as "no edge", hence the floor).
-        legs = sp.coo_matrix((np.maximum(s_leg, 1e-6), (np.arange(m) + n, s_node)), shape=(n + m, n + m))
+        legs = sp.coo_matrix(
+            (np.maximum(s_leg, 1e-6), (np.arange(m) + n, s_node)), shape=(n + m, n + m)
+        )
         graph = sp.block_diag([self.graph, sp.csr_matrix((m, m))], format="csr") + legs.tocsr()
-        dist, _, origin = dijkstra(graph, directed=False, indices=np.arange(n, n + m),
-                                   min_only=True, return_predecessors=True)
+        dist, _, origin = dijkstra(
+            graph,
+            directed=False,
+            indices=np.arange(n, n + m),
+            min_only=True,
+            return_predecessors=True,
+        )
         reach = np.isfinite(dist[t_node])
         source = np.where(reach, origin[t_node] - n, -1)
         return source, np.where(reach, dist[t_node] + t_leg, np.inf)
@@ -251,7 +270,9 @@ def grid_centres(grids, elderly):
     ok = (index >= 0) & np.isfinite(x) & np.isfinite(y)
     n = len(codes)
     count = np.bincount(index[ok], minlength=n)
-    demand = np.bincount(index[ok], weights=elderly["demand"].to_numpy(dtype="float64")[ok], minlength=n)
+    demand = np.bincount(
+        index[ok], weights=elderly["demand"].to_numpy(dtype="float64")[ok], minlength=n
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         cx = np.bincount(index[ok], weights=x[ok], minlength=n) / count
         cy = np.bincount(index[ok], weights=y[ok], minlength=n) / count
@@ -259,19 +280,24 @@ def grid_centres(grids, elderly):
     if empty.any():
         inner = shapely.point_on_surface(metric.geometry.values[empty])
         cx[empty], cy[empty] = shapely.get_x(inner), shapely.get_y(inner)
-    return pd.DataFrame({
-        "grid_code": codes,
-        "elderly": count.astype("int64"),
-        "demand": demand,
-        "centre_x": cx,
-        "centre_y": cy,
-        "centre_source": np.where(empty, "polygon", "elderly"),
-    })
+    return pd.DataFrame(
+        {
+            "grid_code": codes,
+            "elderly": count.astype("int64"),
+            "demand": demand,
+            "centre_x": cx,
+            "centre_y": cy,
+            "centre_source": np.where(empty, "polygon", "elderly"),
+        }
+    )
 
 
 def _names(frame, mask):
     rows = frame.loc[mask]
-    shown = [f"{i} {n}" for i, n in zip(rows["facility_id"].head(_LIST_AT_MOST), rows["name"].head(_LIST_AT_MOST))]
+    shown = [
+        f"{i} {n}"
+        for i, n in zip(rows["facility_id"].head(_LIST_AT_MOST), rows["name"].head(_LIST_AT_MOST))
+    ]
     more = f" and {len(rows) - _LIST_AT_MOST} more" if len(rows) > _LIST_AT_MOST else ""
     return ", ".join(shown) + more
 
@@ -293,10 +319,15 @@ def _prepare_facilities(facilities, grids_metric, kinds, messages):
     geom = fac.geometry.values
     missing = shapely.is_missing(geom) | shapely.is_empty(geom)
     if missing.any():
-        messages.append(f"{int(missing.sum())} facilities have no location and are left out: {_names(fac, missing)}")
+        messages.append(
+            f"{int(missing.sum())} facilities have no location and are left out: "
+            f"{_names(fac, missing)}"
+        )
         fac = fac[~missing].reset_index(drop=True)
     if len(fac):
-        points = shapely.point_on_surface(fac.geometry.values)  # a polygon facility counts at its inside point
+        points = shapely.point_on_surface(
+            fac.geometry.values
+        )  # a polygon facility counts at its inside point
         fac["x"], fac["y"] = shapely.get_x(points), shapely.get_y(points)
         tree = shapely.STRtree(grids_metric.geometry.values)
         hit, _ = tree.query(points, predicate="intersects")
@@ -315,18 +346,32 @@ def _prepare_facilities(facilities, grids_metric, kinds, messages):
 
 def _resolve(option, kinds, default, name):
     if option is None:
-        return {k: default.get(k, math.nan) if isinstance(default, dict) else default for k in kinds}
+        return {
+            k: default.get(k, math.nan) if isinstance(default, dict) else default for k in kinds
+        }
     if isinstance(option, dict):
         unknown = set(option) - set(kinds)
         if unknown:
-            raise GridMapError(f"{name}: no analysed kind {sorted(unknown)[0]!r} (kinds: {', '.join(kinds)})")
+            raise GridMapError(
+                f"{name}: no analysed kind {min(unknown)!r} (kinds: {', '.join(kinds)})"
+            )
         base = _resolve(None, kinds, default, name)
         return {**base, **{k: float(v) for k, v in option.items()}}
     return {k: float(option) for k in kinds}
 
 
-def coverage(grids, elderly, facilities, *, kinds=None, radius=DEFAULT_RADIUS, uptake=None, network=None,
-             progress=None, cancelled=None) -> CoverageResult:
+def coverage(
+    grids,
+    elderly,
+    facilities,
+    *,
+    kinds=None,
+    radius=DEFAULT_RADIUS,
+    uptake=None,
+    network=None,
+    progress=None,
+    cancelled=None,
+) -> CoverageResult:
     """Measure how well the existing facilities cover every grid.
 
     Parameters
@@ -359,20 +404,29 @@ def coverage(grids, elderly, facilities, *, kinds=None, radius=DEFAULT_RADIUS, u
     metric = _check_grids(grids)
     if not len(metric):
         raise GridMapError("grids: the layer is empty")
-    known = set(FACILITY_KIND_LABELS) | set(facilities.get("kind", pd.Series(dtype=object)).dropna())
+    known = set(FACILITY_KIND_LABELS) | set(
+        facilities.get("kind", pd.Series(dtype=object)).dropna()
+    )
     if kinds is None:
-        present = [k for k in pd.unique(facilities["kind"].dropna()) if k not in _EXCLUDED_KINDS] \
-            if "kind" in facilities else []
+        present = (
+            [k for k in pd.unique(facilities["kind"].dropna()) if k not in _EXCLUDED_KINDS]
+            if "kind" in facilities
+            else []
+        )
         kinds = list(CARE_KINDS) + [k for k in present if k not in CARE_KINDS]
     else:
         kinds = list(dict.fromkeys(kinds))
         bad = [k for k in kinds if k not in known]
         if bad:
-            raise GridMapError(f"unknown facility kind {bad[0]!r} (known: {', '.join(sorted(known))})")
+            raise GridMapError(
+                f"unknown facility kind {bad[0]!r} (known: {', '.join(sorted(known))})"
+            )
     radius = _resolve(radius, kinds, DEFAULT_RADIUS, "radius")
     for kind, value in radius.items():
         if not (math.isfinite(value) and value > 0):
-            raise GridMapError(f"radius of {kind!r} must be a positive number of metres, got {value!r}")
+            raise GridMapError(
+                f"radius of {kind!r} must be a positive number of metres, got {value!r}"
+            )
     uptake = _resolve(uptake, kinds, DEFAULT_UPTAKE, "uptake")
 
     centres = grid_centres(metric, elderly)
@@ -400,10 +454,19 @@ def coverage(grids, elderly, facilities, *, kinds=None, radius=DEFAULT_RADIUS, u
         mine = fac[fac["kind"] == kind].reset_index(drop=True)
         rows = centres.assign(kind=kind, kind_label=label, radius_m=radius[kind], method=method)
         if mine.empty:
-            messages.append(f"no {label} ({kind}) facilities in the project: every grid counts as uncovered")
-            rows = rows.assign(facility_id=None, facility_name=None, distance_m=np.nan, straight_m=np.nan,
-                               covered=False, utilisation=np.nan, unmet_demand=demand,
-                               reason=f"no {label} in the project")
+            messages.append(
+                f"no {label} ({kind}) facilities in the project: every grid counts as uncovered"
+            )
+            rows = rows.assign(
+                facility_id=None,
+                facility_name=None,
+                distance_m=np.nan,
+                straight_m=np.nan,
+                covered=False,
+                utilisation=np.nan,
+                unmet_demand=demand,
+                reason=f"no {label} in the project",
+            )
             grid_rows.append(rows)
             continue
         fx, fy = mine["x"].to_numpy(), mine["y"].to_numpy()
@@ -433,25 +496,30 @@ def coverage(grids, elderly, facilities, *, kinds=None, radius=DEFAULT_RADIUS, u
             no_capacity = ~np.isfinite(capacity) | (capacity <= 0)
             if no_capacity.any():
                 messages.append(
-                    f"{int(no_capacity.sum())} {label} facilities have no capacity: their load is not compared "
-                    f"({_names(mine, no_capacity)})"
+                    f"{int(no_capacity.sum())} {label} facilities have no capacity: "
+                    f"their load is not compared ({_names(mine, no_capacity)})"
                 )
-        fac_rows.append(pd.DataFrame({
-            "facility_id": mine["facility_id"].to_numpy(),
-            "name": mine["name"].to_numpy(),
-            "kind": kind,
-            "kind_label": label,
-            "grid_code": mine["grid_code"].to_numpy() if "grid_code" in mine else None,
-            "in_grid": mine["in_grid"].to_numpy(),
-            "capacity": capacity,
-            "grids_served": np.bincount(nearest, minlength=len(mine)),
-            "elderly_served": np.bincount(nearest, weights=centres["elderly"].to_numpy(), minlength=len(mine))
-            .astype("int64"),
-            "demand_served": served,
-            "load": load,
-            "utilisation": utilisation,
-            "over_capacity": np.nan_to_num(utilisation, nan=0.0) > 1.0,
-        }))
+        fac_rows.append(
+            pd.DataFrame(
+                {
+                    "facility_id": mine["facility_id"].to_numpy(),
+                    "name": mine["name"].to_numpy(),
+                    "kind": kind,
+                    "kind_label": label,
+                    "grid_code": mine["grid_code"].to_numpy() if "grid_code" in mine else None,
+                    "in_grid": mine["in_grid"].to_numpy(),
+                    "capacity": capacity,
+                    "grids_served": np.bincount(nearest, minlength=len(mine)),
+                    "elderly_served": np.bincount(
+                        nearest, weights=centres["elderly"].to_numpy(), minlength=len(mine)
+                    ).astype("int64"),
+                    "demand_served": served,
+                    "load": load,
+                    "utilisation": utilisation,
+                    "over_capacity": np.nan_to_num(utilisation, nan=0.0) > 1.0,
+                }
+            )
+        )
 
         grid_util = utilisation[nearest]
         over = covered & (np.nan_to_num(grid_util, nan=0.0) > 1.0)
@@ -462,30 +530,96 @@ def coverage(grids, elderly, facilities, *, kinds=None, radius=DEFAULT_RADIUS, u
         reason = np.where(
             ~covered,
             [f"no {label} within {radius[kind]:g} m (nearest {d:,.0f} m)" for d in distance],
-            np.where(over, [f"nearest {label} {i} is at {u:.0%} of capacity" for i, u in
-                            zip(ids[nearest], np.nan_to_num(grid_util))], ""),
+            np.where(
+                over,
+                [
+                    f"nearest {label} {i} is at {u:.0%} of capacity"
+                    for i, u in zip(ids[nearest], np.nan_to_num(grid_util))
+                ],
+                "",
+            ),
         )
-        grid_rows.append(rows.assign(
-            facility_id=ids[nearest], facility_name=names[nearest], distance_m=distance, straight_m=straight,
-            method=used, covered=covered, utilisation=grid_util, unmet_demand=unmet, reason=reason,
-        ))
+        grid_rows.append(
+            rows.assign(
+                facility_id=ids[nearest],
+                facility_name=names[nearest],
+                distance_m=distance,
+                straight_m=straight,
+                method=used,
+                covered=covered,
+                utilisation=grid_util,
+                unmet_demand=unmet,
+                reason=reason,
+            )
+        )
     if progress is not None:
         progress(1.0, "coverage: done")
 
-    columns = ["grid_code", "grid_name", "community", "kind", "kind_label", "elderly", "demand", "centre_x",
-               "centre_y", "centre_source", "facility_id", "facility_name", "distance_m", "straight_m", "method",
-               "radius_m", "covered", "utilisation", "unmet_demand", "reason"]
+    columns = [
+        "grid_code",
+        "grid_name",
+        "community",
+        "kind",
+        "kind_label",
+        "elderly",
+        "demand",
+        "centre_x",
+        "centre_y",
+        "centre_source",
+        "facility_id",
+        "facility_name",
+        "distance_m",
+        "straight_m",
+        "method",
+        "radius_m",
+        "covered",
+        "utilisation",
+        "unmet_demand",
+        "reason",
+    ]
     table = pd.concat(grid_rows, ignore_index=True)[columns]
     table["covered"] = table["covered"].astype(bool)
-    fac_columns = ["facility_id", "name", "kind", "kind_label", "grid_code", "in_grid", "capacity", "grids_served",
-                   "elderly_served", "demand_served", "load", "utilisation", "over_capacity"]
-    fac_table = pd.concat(fac_rows, ignore_index=True) if fac_rows else pd.DataFrame(columns=fac_columns)
-    return CoverageResult(grids=table, facilities=fac_table[fac_columns], method=method, radius=radius,
-                          uptake=uptake, messages=messages)
+    fac_columns = [
+        "facility_id",
+        "name",
+        "kind",
+        "kind_label",
+        "grid_code",
+        "in_grid",
+        "capacity",
+        "grids_served",
+        "elderly_served",
+        "demand_served",
+        "load",
+        "utilisation",
+        "over_capacity",
+    ]
+    fac_table = (
+        pd.concat(fac_rows, ignore_index=True) if fac_rows else pd.DataFrame(columns=fac_columns)
+    )
+    return CoverageResult(
+        grids=table,
+        facilities=fac_table[fac_columns],
+        method=method,
+        radius=radius,
+        uptake=uptake,
+        messages=messages,
+    )
 
 
-def analyse_coverage(project, *, kinds=None, radius=DEFAULT_RADIUS, uptake=None, roads="auto", weights=None,
-                     elderly=None, write=False, progress=None, cancelled=None) -> CoverageResult:
+def analyse_coverage(
+    project,
+    *,
+    kinds=None,
+    radius=DEFAULT_RADIUS,
+    uptake=None,
+    roads="auto",
+    weights=None,
+    elderly=None,
+    write=False,
+    progress=None,
+    cancelled=None,
+) -> CoverageResult:
     """Run :func:`coverage` on ``project`` and optionally save it.
 
     Parameters
@@ -514,7 +648,10 @@ def analyse_coverage(project, *, kinds=None, radius=DEFAULT_RADIUS, uptake=None,
         elderly = elderly.assign(demand=personal_demand(elderly, weights))
     stored = project.meta().get(UPTAKE_META_KEY) or {}
     if not isinstance(stored, dict):
-        raise GridMapError(f"{project.path}: meta {UPTAKE_META_KEY} must map facility kind -> places per demand unit")
+        raise GridMapError(
+            f"{project.path}: meta {UPTAKE_META_KEY} must map facility kind -> "
+            "places per demand unit"
+        )
     merged_uptake = {**DEFAULT_UPTAKE, **stored, **(uptake or {})}
     network = None
     if isinstance(roads, RoadNetwork):
@@ -526,19 +663,35 @@ def analyse_coverage(project, *, kinds=None, radius=DEFAULT_RADIUS, uptake=None,
     grids = project.read("grids", columns=["grid_code", "grid_name", "community"])
     facilities = project.read("facilities")
     kinds_present = set(facilities["kind"].dropna()) if "kind" in facilities else set()
-    analysed = kinds or list(CARE_KINDS) + sorted(kinds_present - set(CARE_KINDS) - set(_EXCLUDED_KINDS))
-    result = coverage(grids, elderly, facilities, kinds=analysed, radius=radius,
-                      uptake={k: v for k, v in merged_uptake.items() if k in analysed},
-                      network=network, progress=progress, cancelled=cancelled)
+    analysed = kinds or list(CARE_KINDS) + sorted(
+        kinds_present - set(CARE_KINDS) - set(_EXCLUDED_KINDS)
+    )
+    result = coverage(
+        grids,
+        elderly,
+        facilities,
+        kinds=analysed,
+        radius=radius,
+        uptake={k: v for k, v in merged_uptake.items() if k in analysed},
+        network=network,
+        progress=progress,
+        cancelled=cancelled,
+    )
     if write:
         write_coverage(project, result)
     return result
 
 
 def write_coverage(project, result: CoverageResult) -> None:
-    """Save ``care_coverage`` (grid x kind), ``care_facility_load`` and ``dist_<kind>`` grid columns."""
+    """Save the ``care_coverage`` and ``care_facility_load`` tables and grid columns.
+
+    The grids layer gets ``dist_<kind>`` (distance to the nearest facility of each
+    kind, metres) and ``care_unmet`` (unmet demand summed over the kinds).
+    """
     grids = project.read("grids")
-    grids = grids.drop(columns=[c for c in grids.columns if c.startswith("dist_") or c == "care_unmet"])
+    grids = grids.drop(
+        columns=[c for c in grids.columns if c.startswith("dist_") or c == "care_unmet"]
+    )
     codes = grids["grid_code"].astype("string").to_numpy()
     distance = result.wide("distance_m").reindex(codes)
     for kind in distance.columns:
@@ -546,8 +699,10 @@ def write_coverage(project, result: CoverageResult) -> None:
     unmet = result.grids.groupby("grid_code")["unmet_demand"].sum().reindex(codes)
     grids["care_unmet"] = unmet.fillna(0).to_numpy()
     ordered = [c for c in grids.columns if c != "geometry"] + ["geometry"]
-    project.write({
-        "grids": grids[ordered],
-        "care_coverage": result.grids,
-        "care_facility_load": result.facilities,
-    })
+    project.write(
+        {
+            "grids": grids[ordered],
+            "care_coverage": result.grids,
+            "care_facility_load": result.facilities,
+        }
+    )

@@ -53,13 +53,13 @@ __all__ = [
     "LOW_INCOME_BANDS",
     "META_KEY",
     "DemandResult",
+    "analyse_demand",
     "check_weights",
-    "project_weights",
+    "grid_demand",
+    "load_elderly",
     "need_indicators",
     "personal_demand",
-    "load_elderly",
-    "grid_demand",
-    "analyse_demand",
+    "project_weights",
     "write_demand",
 ]
 
@@ -103,7 +103,14 @@ SEMI_DISABLED = "半失能"
 DISABLED = "失能"
 
 # Columns of the residents layer the care analysis reads.
-RESIDENT_COLUMNS = ["age", "self_care", "living_alone", "chronic_illness", "income_band", "grid_code"]
+RESIDENT_COLUMNS = [
+    "age",
+    "self_care",
+    "living_alone",
+    "chronic_illness",
+    "income_band",
+    "grid_code",
+]
 
 _TO_METRIC = pyproj.Transformer.from_crs(STORE_CRS, METRIC_CRS, always_xy=True)
 
@@ -168,10 +175,14 @@ def check_weights(weights=None, *, source="weights") -> dict:
     if weights is None:
         return merged
     if not isinstance(weights, dict):
-        raise GridMapError(f"{source}: expected a mapping of indicator -> weight, got {type(weights).__name__}")
+        raise GridMapError(
+            f"{source}: expected a mapping of indicator -> weight, got {type(weights).__name__}"
+        )
     for key, value in weights.items():
         if key not in DEFAULT_DEMAND_WEIGHTS:
-            raise GridMapError(f"{source}: unknown indicator {key!r} (known: {', '.join(INDICATORS)})")
+            raise GridMapError(
+                f"{source}: unknown indicator {key!r} (known: {', '.join(INDICATORS)})"
+            )
         try:
             number = float(value)
         except (TypeError, ValueError):
@@ -271,7 +282,9 @@ def load_elderly(project, weights=None, *, elderly_age=60) -> pd.DataFrame:
         residents without a location) and ``grid_code`` (None when unplaced).
     """
     if not project.has_layer("residents"):
-        raise GridMapError(f"{project.path}: has no residents layer; import residents first (gridmap geocode)")
+        raise GridMapError(
+            f"{project.path}: has no residents layer; import residents first (gridmap geocode)"
+        )
     weights = project_weights(project, weights)
     available = set(_layer_fields(project, "residents"))
     if "age" not in available:
@@ -336,7 +349,9 @@ def grid_demand(elderly, grids, weights=None) -> DemandResult:
     for name in INDICATORS:
         values = elderly[name].to_numpy(dtype="float64")[placed]
         table[name] = np.bincount(index[placed], weights=values, minlength=n).astype("int64")
-    table["demand_index"] = np.bincount(index[placed], weights=elderly["demand"].to_numpy()[placed], minlength=n)
+    table["demand_index"] = np.bincount(
+        index[placed], weights=elderly["demand"].to_numpy()[placed], minlength=n
+    )
     with np.errstate(invalid="ignore", divide="ignore"):
         table["demand_per_elderly"] = np.where(
             table["elderly_60"] > 0, table["demand_index"] / table["elderly_60"], np.nan
@@ -347,7 +362,8 @@ def grid_demand(elderly, grids, weights=None) -> DemandResult:
         missing = elderly["grid_code"].isna().to_numpy()[~placed].sum()
         messages.append(
             f"{unplaced:,} elderly residents are not in any grid of the project "
-            f"({int(missing):,} without a grid code, {unplaced - int(missing):,} with an unknown one); "
+            f"({int(missing):,} without a grid code, "
+            f"{unplaced - int(missing):,} with an unknown one); "
             "they are left out of the per-grid counts"
         )
     empty = int((table["elderly_60"] == 0).sum())

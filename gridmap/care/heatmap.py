@@ -20,13 +20,13 @@ the kernel's support radius plus one cell, so nothing is lost.
 
 Kernels, with ``u = d / h`` and ``h`` the bandwidth in metres:
 
-==============  ========================================  ================
-kernel          :math:`K_h(d)` (per m²)                   support radius
-==============  ========================================  ================
-``quartic``     :math:`\\frac{3}{\\pi h^2}(1-u^2)^2`      ``h`` (QGIS default)
-``epanechnikov`` :math:`\\frac{2}{\\pi h^2}(1-u^2)`        ``h``
-``gaussian``    :math:`\\frac{1}{2\\pi h^2} e^{-u^2/2}`    ``4h`` (truncated)
-==============  ========================================  ================
+================  ============================================  ====================
+kernel            :math:`K_h(d)` (per m²)                       support radius
+================  ============================================  ====================
+``quartic``       :math:`\\frac{3}{\\pi h^2}(1-u^2)^2`          ``h`` (QGIS default)
+``epanechnikov``  :math:`\\frac{2}{\\pi h^2}(1-u^2)`            ``h``
+``gaussian``      :math:`\\frac{1}{2\\pi h^2} e^{-u^2/2}`        ``4h`` (truncated)
+================  ============================================  ====================
 
 The raster is stored in EPSG:4546 with row 0 to the north, as a GeoTIFF written
 with Pillow (the GeoTIFF tags by hand, no GDAL needed) and as a PNG for the app and
@@ -51,11 +51,11 @@ from gridmap.errors import GridMapError
 __all__ = [
     "KERNELS",
     "Heatmap",
-    "kernel_values",
-    "kernel_density",
     "demand_heatmap",
-    "save_heatmap",
+    "kernel_density",
+    "kernel_values",
     "read_geotiff",
+    "save_heatmap",
 ]
 
 KERNELS = ("quartic", "epanechnikov", "gaussian")
@@ -155,8 +155,22 @@ class Heatmap:
         """
         xmin, ymin, xmax, ymax = self.bounds
         t = np.linspace(0.0, 1.0, 21)
-        xs = np.concatenate([xmin + (xmax - xmin) * t, np.full(21, xmax), xmax - (xmax - xmin) * t, np.full(21, xmin)])
-        ys = np.concatenate([np.full(21, ymin), ymin + (ymax - ymin) * t, np.full(21, ymax), ymax - (ymax - ymin) * t])
+        xs = np.concatenate(
+            [
+                xmin + (xmax - xmin) * t,
+                np.full(21, xmax),
+                xmax - (xmax - xmin) * t,
+                np.full(21, xmin),
+            ]
+        )
+        ys = np.concatenate(
+            [
+                np.full(21, ymin),
+                ymin + (ymax - ymin) * t,
+                np.full(21, ymax),
+                ymax - (ymax - ymin) * t,
+            ]
+        )
         lon, lat = _TO_STORE.transform(xs, ys)
         return (float(lon.min()), float(lat.min()), float(lon.max()), float(lat.max()))
 
@@ -213,7 +227,7 @@ class Heatmap:
         peak = float(self.array.max()) if self.array.size else 0.0
         scaled = self.array / peak if peak > 0 else np.zeros_like(self.array)
         rgba = colormaps[cmap](scaled, bytes=True)
-        rgba[..., 3] = np.where(self.array > 0, int(round(255 * opacity)), 0).astype("uint8")
+        rgba[..., 3] = np.where(self.array > 0, round(255 * opacity), 0).astype("uint8")
         info = PngImagePlugin.PngInfo()
         info.add_text("gridmap_heatmap", json.dumps(self.describe(), ensure_ascii=True))
         Image.fromarray(rgba, mode="RGBA").save(path, pnginfo=info)
@@ -232,7 +246,9 @@ def read_geotiff(path) -> Heatmap:
     except (OSError, ValueError) as exc:
         raise GridMapError(f"{path}: not a GridMap heatmap GeoTIFF ({exc})") from None
     if "bounds" not in meta:
-        raise GridMapError(f"{path}: not a GridMap heatmap GeoTIFF (no parameters in its description)")
+        raise GridMapError(
+            f"{path}: not a GridMap heatmap GeoTIFF (no parameters in its description)"
+        )
     return Heatmap(
         array=array,
         bounds=tuple(meta["bounds"]),
@@ -247,7 +263,9 @@ def read_geotiff(path) -> Heatmap:
 def _grid_for(x, y, pad, cell_size, bounds):
     if bounds is None:
         if x.size == 0:
-            raise GridMapError("heatmap: no points with a location and positive weight; give bounds")
+            raise GridMapError(
+                "heatmap: no points with a location and positive weight; give bounds"
+            )
         # Snap outward to whole cells so rasters of one project line up.
         xmin = math.floor((x.min() - pad) / cell_size) * cell_size
         ymin = math.floor((y.min() - pad) / cell_size) * cell_size
@@ -257,7 +275,9 @@ def _grid_for(x, y, pad, cell_size, bounds):
         try:
             xmin, ymin, xmax, ymax = (float(v) for v in bounds)
         except (TypeError, ValueError):
-            raise GridMapError(f"heatmap: bounds must be (xmin, ymin, xmax, ymax), got {bounds!r}") from None
+            raise GridMapError(
+                f"heatmap: bounds must be (xmin, ymin, xmax, ymax), got {bounds!r}"
+            ) from None
         if not (xmax > xmin and ymax > ymin):
             raise GridMapError(f"heatmap: empty bounds {bounds!r}")
     cols = max(1, math.ceil(round((xmax - xmin) / cell_size, 9)))
@@ -311,7 +331,9 @@ def kernel_density(
     _check_kernel(kernel)
     for name, value in (("bandwidth", bandwidth), ("cell_size", cell_size)):
         if not (isinstance(value, (int, float, np.number)) and math.isfinite(value) and value > 0):
-            raise GridMapError(f"heatmap: {name} must be a positive number of metres, got {value!r}")
+            raise GridMapError(
+                f"heatmap: {name} must be a positive number of metres, got {value!r}"
+            )
     x = np.asarray(x, dtype="float64").ravel()
     y = np.asarray(y, dtype="float64").ravel()
     if x.shape != y.shape:
@@ -330,7 +352,8 @@ def kernel_density(
     xmin, ymax, rows, cols = _grid_for(x, y, radius + cell_size, cell_size, bounds)
     if rows * cols > max_cells:
         raise GridMapError(
-            f"heatmap: {rows} x {cols} cells exceeds the limit of {max_cells:,}; use a larger cell size than {cell_size:g} m"
+            f"heatmap: {rows} x {cols} cells exceeds the limit of {max_cells:,}; "
+            f"use a larger cell size than {cell_size:g} m"
         )
 
     # The sampled kernel, rescaled so that it sums to 1 / cell area (mass preserved).
@@ -348,8 +371,16 @@ def kernel_density(
     v = (ymax - y) / cell_size - 0.5 + margin  # row coordinate (rows go south)
     inside = (u >= 0) & (u <= wcols - 1) & (v >= 0) & (v <= wrows - 1)
     u, v, w_in = u[inside], v[inside], w[inside]
-    j0 = np.minimum(np.floor(u).astype(np.int64), wcols - 2) if wcols > 1 else np.zeros(u.size, np.int64)
-    i0 = np.minimum(np.floor(v).astype(np.int64), wrows - 2) if wrows > 1 else np.zeros(v.size, np.int64)
+    j0 = (
+        np.minimum(np.floor(u).astype(np.int64), wcols - 2)
+        if wcols > 1
+        else np.zeros(u.size, np.int64)
+    )
+    i0 = (
+        np.minimum(np.floor(v).astype(np.int64), wrows - 2)
+        if wrows > 1
+        else np.zeros(v.size, np.int64)
+    )
     fu, fv = u - j0, v - i0
     flat = i0 * wcols + j0
     binned = np.bincount(flat, weights=w_in * (1 - fu) * (1 - fv), minlength=wrows * wcols)
@@ -378,8 +409,16 @@ def kernel_density(
     )
 
 
-def demand_heatmap(project, *, bandwidth=800.0, cell_size=25.0, kernel="quartic", weights=None, elderly=None,
-                   bounds=None) -> Heatmap:
+def demand_heatmap(
+    project,
+    *,
+    bandwidth=800.0,
+    cell_size=25.0,
+    kernel="quartic",
+    weights=None,
+    elderly=None,
+    bounds=None,
+) -> Heatmap:
     """Kernel density of the elderly residents' demand weights (see :mod:`gridmap.care.demand`).
 
     Parameters
@@ -400,7 +439,9 @@ def demand_heatmap(project, *, bandwidth=800.0, cell_size=25.0, kernel="quartic"
     demand = personal_demand(elderly, weights)
     located = np.isfinite(elderly["x"].to_numpy()) & np.isfinite(elderly["y"].to_numpy())
     if not located.any():
-        raise GridMapError(f"{project.path}: no elderly resident has a location; geocode the residents first")
+        raise GridMapError(
+            f"{project.path}: no elderly resident has a location; geocode the residents first"
+        )
     return kernel_density(
         elderly["x"].to_numpy()[located],
         elderly["y"].to_numpy()[located],
