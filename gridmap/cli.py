@@ -94,7 +94,8 @@ def _cmd_app(args):
         from gridmap.app.main import run_app
     except ImportError as exc:  # PyQt5 missing or no display libraries
         raise GridMapError(f"cannot start the desktop app: {exc}") from None
-    return run_app(args.project, offscreen=args.offscreen, screenshot=args.screenshot, language=args.lang)
+    return run_app(args.project, offscreen=args.offscreen, screenshot=args.screenshot, language=args.lang,
+                   workspace=args.workspace)
 
 
 def build_parser():
@@ -148,6 +149,7 @@ def build_parser():
     p.add_argument("--offscreen", action="store_true", help="render without a display")
     p.add_argument("--screenshot", metavar="FILE", help="save a PNG of the window and exit")
     p.add_argument("--lang", choices=["zh", "en"], default="zh")
+    p.add_argument("--workspace", choices=["planner", "care", "leader"], default="planner")
     p.set_defaults(func=_cmd_app)
     return parser
 

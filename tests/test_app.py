@@ -1,15 +1,18 @@
-"""The desktop window, driven offscreen with pytest-qt."""
+"""The desktop window driven offscreen with pytest-qt: real clicks, keys and widgets."""
 
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
+import shapely
 from PyQt5.QtCore import QPoint, Qt
 from PyQt5.QtGui import QImage
 
 from gridmap.app.main import make_application
 from gridmap.app.window import MainWindow
+from gridmap.project import Project
 
 pytestmark = pytest.mark.gui
 
@@ -24,8 +27,15 @@ def window(qtbot, demo_project):
     return win
 
 
+def _screen_point(win, row):
+    """Viewport position of a point inside grid ``row``."""
+    geom = win.metric["grids"][row]
+    inside = shapely.point_on_surface(geom)
+    return win.canvas.mapFromScene(inside.x, -inside.y)
+
+
 def test_window_draws_every_grid_and_lists_layers(window):
-    assert len(window.canvas.layers["grids"].childItems()) == 1421
+    assert len(window.canvas.layers["grids"].items) == 1421
     labels = [window.layer_list.item(i).text() for i in range(window.layer_list.count())]
     assert any(label.startswith("网格") and "1,421" in label for label in labels)
     assert "合成演示数据" in window.windowTitle()
@@ -35,34 +45,138 @@ def test_unticking_a_layer_hides_it(window, qtbot):
     item = next(window.layer_list.item(i) for i in range(window.layer_list.count())
                 if window.layer_list.item(i).data(Qt.UserRole) == "grids")
     rect = window.layer_list.visualItemRect(item)
-    # Click the check box at the left of the row.
     qtbot.mouseClick(window.layer_list.viewport(), Qt.LeftButton, pos=QPoint(rect.left() + 10, rect.center().y()))
     assert item.checkState() == Qt.Unchecked
-    assert not window.canvas.layers["grids"].isVisible()
+    assert not window.canvas.layers["grids"].group.isVisible()
 
 
-def test_mouse_move_reports_cgcs2000_coordinates(window, qtbot):
+def test_click_selects_a_grid_and_syncs_table_and_identify(window, qtbot):
+    window.canvas.zoom_to(window.metric["grids"][[100]], margin=2.0)
+    qtbot.keyClick(window.canvas, Qt.Key_S)  # select tool shortcut goes through the action
+    window.actions["tool_select"].trigger()
+    qtbot.mouseClick(window.canvas.viewport(), Qt.LeftButton, pos=_screen_point(window, 100))
+    assert window.selection == [100]
+    code = window.frames["grids"]["grid_code"].iloc[100]
+    selected = window.table.view.selectionModel().selectedRows()
+    assert len(selected) == 1
+    assert window.table.proxy.mapToSource(selected[0]).row() == 100
+    values = [window.identify.item(r, 1).text() for r in range(window.identify.rowCount())]
+    assert code in values
+
+
+def test_table_selection_highlights_the_map(window, qtbot):
+    window.table.filter.setText(window.frames["grids"]["grid_code"].iloc[7])
+    proxy_index = window.table.proxy.index(0, 0)
+    rect = window.table.view.visualRect(proxy_index)
+    qtbot.mouseClick(window.table.view.viewport(), Qt.LeftButton, pos=rect.center())
+    assert window.selection == [7]
+    assert window.canvas.layers["grids"].selected[7]
+
+
+def test_box_select_and_attribute_query(window, qtbot):
+    window.actions["tool_select"].trigger()
+    view = window.canvas.viewport()
+    qtbot.mousePress(view, Qt.LeftButton, pos=QPoint(300, 250))
+    qtbot.mouseMove(view, QPoint(420, 360))
+    qtbot.mouseRelease(view, Qt.LeftButton, pos=QPoint(420, 360))
+    assert len(window.selection) > 1
+    window.query_box.setText("population > 20")
+    qtbot.keyClick(window.query_box, Qt.Key_Return)
+    expected = np.flatnonzero(window.frames["grids"]["population"].to_numpy() > 20).tolist()
+    assert window.selection == expected
+
+
+def test_search_by_code_and_by_address(window, qtbot, demo_project):
+    grids = window.frames["grids"]
+    qtbot.keyClicks(window.search_box, grids["grid_code"].iloc[42])
+    qtbot.keyClick(window.search_box, Qt.Key_Return)
+    assert window.selection == [42]
+    address = Project(demo_project).read("addresses").iloc[10]
+    assert window.search(address["standard_address"]) == grids.index[grids["grid_code"] == address["grid_code"]].tolist()
+
+
+def test_graduated_style_changes_colours_and_legend(window):
+    window.layer_list.setCurrentRow(next(i for i in range(window.layer_list.count())
+                                         if window.layer_list.item(i).data(Qt.UserRole) == "grids"))
+    window.style_kind.setCurrentIndex(window.style_kind.findData("graduated"))
+    window.style_field.setCurrentIndex(window.style_field.findData("population"))
+    brushes = {item.brush().color().name() for item in window.canvas.layers["grids"].items}
+    assert 2 < len(brushes) <= 6
+    assert "人口" in window.legend.text()
+
+
+def test_workspaces_and_dashboard(window):
+    window.set_workspace("leader")
+    assert window.workspace_box.currentText() == "领导"
+    total = window.kpi.loc["全市", "population"]
+    assert total == window.frames["grids"]["population"].sum()
+    window.set_workspace("care")
+    assert window.styles["grids"].field == "elderly_60"
+
+
+def test_switch_language_keeps_project_and_workspace(window, qtbot):
+    window.set_workspace("care")
+    english = window.switch_language()
+    qtbot.addWidget(english)
+    assert english.language == "en"
+    assert english.workspace == "care"
+    assert english.actions["open"].text() == "Open project…"
+    assert len(english.canvas.layers["grids"].items) == 1421
+
+
+def test_mouse_move_reports_coordinates(window, qtbot):
     qtbot.mouseMove(window.canvas.viewport(), QPoint(400, 300))
-    text = window.coords.text()
-    assert "CGCS2000" in text
-    lon = float(text.split()[1])
+    assert "CGCS2000" in window.coords.text()
+    lon = float(window.coords.text().split()[1])
     assert 111.0 < lon < 111.7
+    window.actions["show_gcj02"].trigger()
+    qtbot.mouseMove(window.canvas.viewport(), QPoint(401, 300))
+    assert "GCJ-02" in window.coords.text()
+    assert float(window.coords.text().split()[1]) != pytest.approx(lon, abs=1e-4)
 
 
-def test_wheel_and_keys_zoom(window):
-    before = window.canvas.metres_per_pixel()
-    window.canvas.zoom(2.0)
-    assert window.canvas.metres_per_pixel() == pytest.approx(before / 2)
+def test_long_task_runs_off_the_gui_thread_and_can_be_cancelled(window, qtbot):
+    def slow(progress=None, cancelled=None):
+        for i in range(200):
+            progress(i / 200, "working")
+            time.sleep(0.01)
+        return "done"
+
+    results = []
+    task = window.run_task(slow, on_done=results.append)
+    assert window.progress.isVisible()
+    qtbot.waitUntil(lambda: window.progress.value() > 0, timeout=5000)
+    qtbot.mouseClick(window.cancel_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: not window.tasks, timeout=5000)
+    assert results == [] and not task.is_running()
+    task = window.run_task(lambda: 41 + 1, on_done=results.append)
+    qtbot.waitUntil(lambda: results == [42], timeout=5000)
 
 
-def test_screenshot_command_writes_a_drawn_png(demo_project, tmp_path):
-    out = tmp_path / "shot.png"
+def test_export_png(window, tmp_path):
+    out = window.export_png(tmp_path / "map.png")
+    assert QImage(str(out)).width() > 300
+
+
+def test_label_thinning_never_overlaps(window):
+    window.canvas.zoom_to(window.metric["grids"][:30], margin=0.1)
+    window.canvas._place_labels()
+    shown = [label for label in window.canvas.layers["grids"].labels if label.isVisible()]
+    assert shown
+    boxes = [label.sceneBoundingRect() for label in shown]
+    mapped = [window.canvas.mapFromScene(b).boundingRect() for b in boxes]
+    assert not any(a.intersects(b) for i, a in enumerate(mapped) for b in mapped[i + 1:])
+
+
+@pytest.mark.parametrize("workspace", ["planner", "care", "leader"])
+def test_screenshot_command_writes_a_drawn_png(demo_project, tmp_path, workspace):
+    out = tmp_path / f"{workspace}.png"
     result = subprocess.run([sys.executable, "-m", "gridmap.cli", "app", str(demo_project), "--offscreen",
-                             "--screenshot", str(out)], capture_output=True, text=True, timeout=120)
+                             "--screenshot", str(out), "--workspace", workspace],
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    image = QImage(str(out))
-    assert image.width() >= 1000
-    ptr = image.convertToFormat(QImage.Format_RGB32).constBits()
+    image = QImage(str(out)).convertToFormat(QImage.Format_RGB32)
+    ptr = image.constBits()
     ptr.setsize(image.height() * image.width() * 4)
     pixels = np.frombuffer(ptr, np.uint8).reshape(-1, 4)[:, :3]
-    assert len(np.unique(pixels, axis=0)) > 50  # a map, not a blank window
+    assert len(np.unique(pixels, axis=0)) > 50

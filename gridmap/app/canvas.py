@@ -1,27 +1,41 @@
 """The map canvas: a QGraphicsView drawing project layers in metres (EPSG:4546).
 
-Layers are built once into QGraphicsItems (QPainterPath per feature); Qt's scene
-index then makes pan and zoom cheap. The scale bar and north arrow are painted in
-view coordinates on top.
+Features are built once into QGraphicsItems; restyling only changes brushes. Picking
+and box selection use a shapely STRtree per layer, not Qt's item search, so they are
+exact and fast. Scale bar and north arrow are painted in view coordinates on top,
+and labels are thinned so they never overlap.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import pyproj
 import shapely
-from PyQt5.QtCore import QPointF, QRectF, Qt, pyqtSignal
-from PyQt5.QtGui import QBrush, QColor, QFont, QPainter, QPainterPath, QPen, QPolygonF
-from PyQt5.QtWidgets import QGraphicsItemGroup, QGraphicsPathItem, QGraphicsScene, QGraphicsView
+from PyQt5.QtCore import QPointF, QRectF, Qt, QTimer, pyqtSignal
+from PyQt5.QtGui import QBrush, QColor, QFont, QImage, QPainter, QPainterPath, QPen, QPixmap, QPolygonF
+from PyQt5.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsItemGroup,
+    QGraphicsPathItem,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QGraphicsView,
+)
 
-from gridmap.crs import METRIC_CRS, STORE_CRS
+from gridmap.crs import METRIC_CRS, STORE_CRS, wgs84_to_gcj02
 
-__all__ = ["DISTRICT_COLOURS", "MapCanvas", "polygon_path"]
+__all__ = ["MapCanvas", "polygon_path", "TOOLS"]
 
-DISTRICT_COLOURS = ["#8dd3c7", "#fdb462", "#bebada", "#fb8072", "#80b1d3", "#b3de69", "#fccde5"]
-_TO_METRIC = pyproj.Transformer.from_crs(STORE_CRS, METRIC_CRS, always_xy=True)
+TOOLS = ("pan", "select", "line")
 _TO_STORE = pyproj.Transformer.from_crs(METRIC_CRS, STORE_CRS, always_xy=True)
+_SELECTED_PEN = QPen(QColor("#ffd92f"), 3.0)
+_SELECTED_PEN.setCosmetic(True)
+_LABEL_MAX_MPP = 6.0  # metres per pixel above which grid labels are hidden
 
 
 def _ring(coords):
@@ -29,7 +43,7 @@ def _ring(coords):
 
 
 def polygon_path(geom):
-    """A QPainterPath (scene coordinates: x east, y south) for a metric polygon or multipolygon."""
+    """A QPainterPath (scene coordinates: x east, y south) for a metric (multi)polygon or line."""
     path = QPainterPath()
     path.setFillRule(Qt.OddEvenFill)
     for part in shapely.get_parts(geom):
@@ -38,69 +52,303 @@ def polygon_path(geom):
             for interior in part.interiors:
                 path.addPolygon(_ring(interior.coords))
         elif part.geom_type == "LineString":
-            poly = _ring(part.coords)
-            path.moveTo(poly[0])
-            for point in list(poly)[1:]:
-                path.lineTo(point)
+            coords = list(part.coords)
+            path.moveTo(coords[0][0], -coords[0][1])
+            for x, y in coords[1:]:
+                path.lineTo(x, -y)
     return path
 
 
+class _Layer:
+    """What the canvas keeps per layer: its item group, feature items and a pick index."""
+
+    def __init__(self, name, group, items, geoms):
+        self.name = name
+        self.group = group
+        self.items = items
+        self.geoms = geoms
+        self.tree = shapely.STRtree(geoms) if geoms is not None and len(geoms) else None
+        self.pens = [item.pen() for item in items] if items and hasattr(items[0], "pen") else []
+        self.selected = np.zeros(len(items), dtype=bool)
+        self.labels = []
+        self.label_xy = np.empty((0, 2))
+
+
 class MapCanvas(QGraphicsView):
-    """Pan (drag, arrow keys) and zoom (wheel, +/-) over the project's layers.
+    """Pan (drag, arrow keys), zoom (wheel, +/-, box), pick, box-select and draw lines.
 
     Signals
     -------
     cursor_moved(lon, lat)
         CGCS2000 position under the mouse.
+    features_picked(layer, indices, add)
+        A click or a box selected these feature indices of ``layer``; ``add`` when Shift
+        was held.
+    line_drawn(coords)
+        A line drawn with the line tool, as a list of metric (x, y) pairs.
+    view_changed()
+        After pan or zoom (debounced).
     """
 
     cursor_moved = pyqtSignal(float, float)
+    features_picked = pyqtSignal(str, list, bool)
+    line_drawn = pyqtSignal(list)
+    view_changed = pyqtSignal()
 
     def __init__(self, translate, parent=None):
         super().__init__(parent)
         self.tr_ = translate
         self.setScene(QGraphicsScene(self))
         self.setRenderHints(QPainter.Antialiasing | QPainter.TextAntialiasing)
-        self.setDragMode(QGraphicsView.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
         self.setViewportUpdateMode(QGraphicsView.SmartViewportUpdate)
         self.setBackgroundBrush(QColor("#f4f6f8"))
         self.setMouseTracking(True)
+        self.setFocusPolicy(Qt.StrongFocus)
         self.layers = {}
+        self.pick_layer = "grids"
+        self.show_gcj02 = False
+        self._tool = "pan"
+        self._press = None
+        self._band = None
+        self._line_points = []
+        self._line_item = None
+        self._label_timer = QTimer(self, singleShot=True, interval=40, timeout=self._place_labels)
+        self.set_tool("pan")
 
-    # -- layers -------------------------------------------------------------------------
-    def add_polygons(self, name, frame, *, fill=None, fill_by=None, pen=QPen(QColor("#555555"), 0), z=0):
-        """Add a polygon layer; ``fill_by`` names a column whose categories pick fill colours."""
-        metric = frame.to_crs(METRIC_CRS) if frame.crs is not None else frame
+    # -- layers ---------------------------------------------------------------------------
+    def clear(self):
+        self.scene().clear()
+        self.layers.clear()
+        self._line_item = None
+        self._band = None
+
+    def add_polygons(self, name, geoms, colours=None, outline="#666666", width=0.6, z=0, opacity=1.0):
+        """Add a layer of metric polygons (or lines when ``colours`` is None and they are lines)."""
         group = QGraphicsItemGroup()
-        categories = {}
-        if fill_by is not None:
-            for i, value in enumerate(sorted(map(str, metric[fill_by].unique()))):
-                categories[value] = QColor(DISTRICT_COLOURS[i % len(DISTRICT_COLOURS)])
-        for geom, value in zip(metric.geometry.values, metric[fill_by] if fill_by else [None] * len(metric)):
+        pen = QPen(QColor(outline), width)
+        pen.setCosmetic(True)
+        items = []
+        for i, geom in enumerate(geoms):
             item = QGraphicsPathItem(polygon_path(geom))
             item.setPen(pen)
-            colour = categories.get(str(value)) if fill_by else fill
-            item.setBrush(QBrush(colour) if colour is not None else QBrush(Qt.NoBrush))
+            item.setBrush(QBrush(QColor(colours[i])) if colours is not None else QBrush(Qt.NoBrush))
             group.addToGroup(item)
+            items.append(item)
+        group.setZValue(z)
+        group.setOpacity(opacity)
+        self.scene().addItem(group)
+        self.layers[name] = _Layer(name, group, items, np.asarray(geoms, dtype=object))
+        return self.layers[name]
+
+    def add_points(self, name, xy, colours, size_px=7.0, z=10):
+        """Add points of constant screen size (e.g. facilities) at metric ``xy``."""
+        group = QGraphicsItemGroup()
+        items = []
+        r = size_px / 2
+        for (x, y), colour in zip(xy, colours):
+            item = QGraphicsEllipseItem(-r, -r, size_px, size_px)
+            item.setPos(x, -y)
+            item.setFlag(QGraphicsItem.ItemIgnoresTransformations)
+            item.setBrush(QColor(colour))
+            pen = QPen(QColor("#ffffff"), 1.0)
+            item.setPen(pen)
+            group.addToGroup(item)
+            items.append(item)
         group.setZValue(z)
         self.scene().addItem(group)
-        self.layers[name] = group
-        return categories
+        geoms = shapely.points(np.asarray(xy)) if len(xy) else np.empty(0, dtype=object)
+        self.layers[name] = _Layer(name, group, items, geoms)
+        return self.layers[name]
+
+    def add_raster(self, name, rgba, bounds, z=5, opacity=0.75):
+        """Add an RGBA uint8 image covering metric ``bounds`` (minx, miny, maxx, maxy)."""
+        height, width = rgba.shape[:2]
+        data = np.ascontiguousarray(rgba)
+        image = QImage(data.data, width, height, 4 * width, QImage.Format_RGBA8888).copy()
+        item = QGraphicsPixmapItem(QPixmap.fromImage(image))
+        minx, miny, maxx, maxy = bounds
+        item.setPos(minx, -maxy)
+        item.setTransformationMode(Qt.SmoothTransformation)
+        item.setScale((maxx - minx) / width)
+        item.setZValue(z)
+        item.setOpacity(opacity)
+        self.scene().addItem(item)
+        self.layers[name] = _Layer(name, item, [], None)
+        return self.layers[name]
+
+    def remove_layer(self, name):
+        layer = self.layers.pop(name, None)
+        if layer is not None:
+            self.scene().removeItem(layer.group)
+            for label in layer.labels:
+                self.scene().removeItem(label)
+
+    def set_colours(self, name, colours):
+        for item, colour in zip(self.layers[name].items, colours):
+            item.setBrush(QBrush(QColor(colour)))
 
     def set_layer_visible(self, name, visible):
         if name in self.layers:
-            self.layers[name].setVisible(visible)
+            self.layers[name].group.setVisible(visible)
+            for label in self.layers[name].labels:
+                label.setVisible(visible and label.isVisible())
+            self._label_timer.start()
 
+    def set_layer_opacity(self, name, opacity):
+        if name in self.layers:
+            self.layers[name].group.setOpacity(opacity)
+
+    def set_labels(self, name, texts):
+        """Label each feature of ``name`` at a point inside it; shown when zoomed in, never overlapping."""
+        layer = self.layers[name]
+        for label in layer.labels:
+            self.scene().removeItem(label)
+        anchors = shapely.get_coordinates(shapely.point_on_surface(layer.geoms))
+        font = QFont(self.font().family(), 8)
+        layer.labels = []
+        for (x, y), text in zip(anchors, texts):
+            label = QGraphicsSimpleTextItem(str(text))
+            label.setFont(font)
+            label.setBrush(QColor("#1a1a1a"))
+            label.setFlag(QGraphicsItem.ItemIgnoresTransformations)
+            rect = label.boundingRect()
+            label.setPos(x, -y)
+            label.setTransform(label.transform().translate(-rect.width() / 2, -rect.height() / 2))
+            label.setZValue(50)
+            label.setVisible(False)
+            self.scene().addItem(label)
+            layer.labels.append(label)
+        layer.label_xy = anchors
+        self._label_timer.start()
+
+    def _place_labels(self):
+        """Show labels that fit: zoomed in enough, inside the view, not overlapping (greedy)."""
+        mpp = self.metres_per_pixel()
+        for layer in self.layers.values():
+            if not layer.labels:
+                continue
+            show = np.zeros(len(layer.labels), dtype=bool)
+            if mpp <= _LABEL_MAX_MPP and layer.group.isVisible():
+                t = self.viewportTransform()
+                px = layer.label_xy[:, 0] * t.m11() + t.dx()
+                py = -layer.label_xy[:, 1] * t.m22() + t.dy()
+                w, h = self.viewport().width(), self.viewport().height()
+                taken = []
+                for i in np.flatnonzero((px > 0) & (px < w) & (py > 0) & (py < h)):
+                    r = layer.labels[i].boundingRect()
+                    box = QRectF(px[i] - r.width() / 2, py[i] - r.height() / 2, r.width(), r.height())
+                    if not any(box.intersects(other) for other in taken):
+                        taken.append(box)
+                        show[i] = True
+            for label, visible in zip(layer.labels, show):
+                label.setVisible(bool(visible))
+
+    # -- selection ------------------------------------------------------------------------
+    def set_selection(self, name, indices):
+        """Highlight ``indices`` of layer ``name`` (and clear its previous highlight)."""
+        layer = self.layers.get(name)
+        if layer is None:
+            return
+        selected = np.zeros(len(layer.items), dtype=bool)
+        selected[list(indices)] = True
+        for i in np.flatnonzero(selected != layer.selected):
+            item = layer.items[i]
+            item.setPen(_SELECTED_PEN if selected[i] else layer.pens[i])
+            item.setZValue(1 if selected[i] else 0)
+        layer.selected = selected
+
+    def pick(self, name, x, y, tolerance_px=4.0):
+        """Indices of features of ``name`` at metric point (x, y), within a few pixels."""
+        layer = self.layers.get(name)
+        if layer is None or layer.tree is None:
+            return []
+        point = shapely.Point(x, y)
+        hits = layer.tree.query(point, predicate="intersects")
+        if len(hits) == 0:
+            hits = layer.tree.query(point.buffer(tolerance_px * self.metres_per_pixel()), predicate="intersects")
+        return sorted(int(i) for i in hits)
+
+    def pick_box(self, name, rect):
+        layer = self.layers.get(name)
+        if layer is None or layer.tree is None:
+            return []
+        box = shapely.box(rect.left(), -rect.bottom(), rect.right(), -rect.top())
+        return sorted(int(i) for i in layer.tree.query(box, predicate="intersects"))
+
+    # -- view -------------------------------------------------------------------------------
     def zoom_full(self):
         rect = self.scene().itemsBoundingRect()
         if not rect.isEmpty():
             self.fitInView(rect.adjusted(-300, -300, 300, 300), Qt.KeepAspectRatio)
+        self.view_changed.emit()
+        self._label_timer.start()
+
+    def zoom_to(self, geoms, margin=0.3):
+        minx, miny, maxx, maxy = shapely.total_bounds(np.asarray(geoms, dtype=object))
+        pad = max(maxx - minx, maxy - miny, 200.0) * margin
+        self.fitInView(QRectF(minx - pad, -maxy - pad, maxx - minx + 2 * pad, maxy - miny + 2 * pad), Qt.KeepAspectRatio)
+        self.view_changed.emit()
+        self._label_timer.start()
 
     def zoom(self, factor):
         self.scale(factor, factor)
+        self.view_changed.emit()
+        self._label_timer.start()
 
-    # -- interaction ----------------------------------------------------------------------
+    def metres_per_pixel(self):
+        return 1.0 / max(abs(self.transform().m11()), 1e-12)
+
+    def scrollContentsBy(self, dx, dy):
+        super().scrollContentsBy(dx, dy)
+        self._label_timer.start()
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        self._label_timer.start()
+
+    # -- tools --------------------------------------------------------------------------------
+    def set_tool(self, tool):
+        if tool not in TOOLS:
+            raise ValueError(f"unknown tool {tool!r}")
+        self._tool = tool
+        self._cancel_line()
+        self.setDragMode(QGraphicsView.ScrollHandDrag if tool == "pan" else QGraphicsView.NoDrag)
+        self.viewport().setCursor(Qt.OpenHandCursor if tool == "pan" else Qt.CrossCursor)
+
+    @property
+    def tool(self):
+        return self._tool
+
+    def _cancel_line(self):
+        self._line_points = []
+        if self._line_item is not None:
+            self.scene().removeItem(self._line_item)
+            self._line_item = None
+
+    def _draw_line_preview(self, hover=None):
+        points = self._line_points + ([hover] if hover is not None else [])
+        path = QPainterPath()
+        if points:
+            path.moveTo(points[0][0], -points[0][1])
+            for x, y in points[1:]:
+                path.lineTo(x, -y)
+        if self._line_item is None:
+            self._line_item = QGraphicsPathItem()
+            pen = QPen(QColor("#d7301f"), 2.0, Qt.DashLine)
+            pen.setCosmetic(True)
+            self._line_item.setPen(pen)
+            self._line_item.setZValue(100)
+            self.scene().addItem(self._line_item)
+        self._line_item.setPath(path)
+
+    def _finish_line(self):
+        coords = list(self._line_points)
+        self._cancel_line()
+        if len(coords) >= 2:
+            self.line_drawn.emit(coords)
+
+    # -- events ---------------------------------------------------------------------------------
     def wheelEvent(self, event):
         self.zoom(1.25 if event.angleDelta().y() > 0 else 0.8)
 
@@ -111,23 +359,85 @@ class MapCanvas(QGraphicsView):
             dx, dy = moves[event.key()]
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + dx)
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() + dy)
+            self.view_changed.emit()
         elif event.key() in (Qt.Key_Plus, Qt.Key_Equal):
             self.zoom(1.25)
         elif event.key() == Qt.Key_Minus:
             self.zoom(0.8)
+        elif event.key() in (Qt.Key_Return, Qt.Key_Enter) and self._tool == "line":
+            self._finish_line()
+        elif event.key() == Qt.Key_Escape:
+            self._cancel_line()
         else:
             super().keyPressEvent(event)
 
+    def _metric(self, pos):
+        point = self.mapToScene(pos)
+        return point.x(), -point.y()
+
+    def mousePressEvent(self, event):
+        if self._tool == "select" and event.button() == Qt.LeftButton:
+            self._press = event.pos()
+            return
+        if self._tool == "line" and event.button() == Qt.LeftButton:
+            self._line_points.append(self._metric(event.pos()))
+            self._draw_line_preview()
+            return
+        if self._tool == "line" and event.button() == Qt.RightButton:
+            self._finish_line()
+            return
+        super().mousePressEvent(event)
+
+    def mouseDoubleClickEvent(self, event):
+        if self._tool == "line":
+            self._finish_line()
+            return
+        super().mouseDoubleClickEvent(event)
+
     def mouseMoveEvent(self, event):
-        point = self.mapToScene(event.pos())
-        lon, lat = _TO_STORE.transform(point.x(), -point.y())
+        x, y = self._metric(event.pos())
+        lon, lat = _TO_STORE.transform(x, y)
+        if self.show_gcj02:
+            glon, glat = wgs84_to_gcj02(np.array([lon]), np.array([lat]))
+            lon, lat = float(glon[0]), float(glat[0])
         self.cursor_moved.emit(lon, lat)
+        if self._tool == "select" and self._press is not None:
+            rect = QRectF(self.mapToScene(self._press), self.mapToScene(event.pos())).normalized()
+            if self._band is None:
+                self._band = QGraphicsRectItem()
+                pen = QPen(QColor("#2171b5"), 1.0, Qt.DashLine)
+                pen.setCosmetic(True)
+                self._band.setPen(pen)
+                self._band.setBrush(QColor(33, 113, 181, 40))
+                self._band.setZValue(100)
+                self.scene().addItem(self._band)
+            self._band.setRect(rect)
+            return
+        if self._tool == "line" and self._line_points:
+            self._draw_line_preview((x, y))
         super().mouseMoveEvent(event)
 
-    # -- overlays ---------------------------------------------------------------------------
-    def metres_per_pixel(self):
-        return 1.0 / max(abs(self.transform().m11()), 1e-12)
+    def mouseReleaseEvent(self, event):
+        if self._tool == "select" and self._press is not None and event.button() == Qt.LeftButton:
+            add = bool(event.modifiers() & Qt.ShiftModifier)
+            moved = (event.pos() - self._press).manhattanLength() > 4
+            if moved:
+                rect = QRectF(self.mapToScene(self._press), self.mapToScene(event.pos())).normalized()
+                hits = self.pick_box(self.pick_layer, rect)
+            else:
+                hits = self.pick(self.pick_layer, *self._metric(event.pos()))[:1]
+            if self._band is not None:
+                self.scene().removeItem(self._band)
+                self._band = None
+            self._press = None
+            self.features_picked.emit(self.pick_layer, hits, add)
+            return
+        super().mouseReleaseEvent(event)
+        if self._tool == "pan":
+            self.view_changed.emit()
+            self._label_timer.start()
 
+    # -- overlays ---------------------------------------------------------------------------------
     def drawForeground(self, painter, rect):
         painter.save()
         painter.resetTransform()

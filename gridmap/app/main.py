@@ -27,7 +27,7 @@ def make_application(offscreen=False):
     return app
 
 
-def run_app(project=None, offscreen=False, screenshot=None, language="zh"):
+def run_app(project=None, offscreen=False, screenshot=None, language="zh", workspace="planner"):
     """Open the main window on ``project`` (default ``demo/yichang.gpkg`` when it exists).
 
     With ``screenshot``, render the window (off screen when asked), save it as PNG and
@@ -42,7 +42,7 @@ def run_app(project=None, offscreen=False, screenshot=None, language="zh"):
         project = DEFAULT_PROJECT
     if project is not None and not Path(project).exists():
         raise GridMapError(f"{project}: project not found (build the demo with `gridmap demo`)")
-    window = MainWindow(project, language=language)
+    window = MainWindow(project, language=language, workspace=workspace)
     window.show()
     if screenshot is not None:
         for _ in range(3):
