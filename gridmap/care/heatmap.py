@@ -100,7 +100,7 @@ def kernel_values(distance, bandwidth, kernel="quartic"):
 _TO_STORE = pyproj.Transformer.from_crs(METRIC_CRS, STORE_CRS, always_xy=True)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Heatmap:
     """A density raster in EPSG:4546.
 
