@@ -99,6 +99,8 @@ def _cmd_app(args):
 
 
 def build_parser():
+    from gridmap.grids.commands import add_grid_commands
+
     parser = argparse.ArgumentParser(prog="gridmap", description="GridMap 网格化社会治理规划工具")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -151,6 +153,7 @@ def build_parser():
     p.add_argument("--lang", choices=["zh", "en"], default="zh")
     p.add_argument("--workspace", choices=["planner", "care", "leader"], default="planner")
     p.set_defaults(func=_cmd_app)
+    add_grid_commands(sub)
     return parser
 
 
