@@ -154,6 +154,9 @@ def build_parser():
     p.add_argument("--workspace", choices=["planner", "care", "leader"], default="planner")
     p.set_defaults(func=_cmd_app)
     add_grid_commands(sub)
+    from gridmap.care.commands import add_care_commands
+
+    add_care_commands(sub)
     return parser
 
 
