@@ -180,3 +180,112 @@ def test_screenshot_command_writes_a_drawn_png(demo_project, tmp_path, workspace
     ptr.setsize(image.height() * image.width() * 4)
     pixels = np.frombuffer(ptr, np.uint8).reshape(-1, 4)[:, :3]
     assert len(np.unique(pixels, axis=0)) > 50
+
+
+@pytest.fixture
+def editable(qtbot, project_copy):
+    make_application()
+    win = MainWindow(project_copy)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def _largest_grid(win):
+    return int(np.argmax(shapely.area(win.metric["grids"])))
+
+
+def _no_dialogs(monkeypatch, sink):
+    from PyQt5.QtWidgets import QMessageBox
+
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: sink.append(args[-1]))
+
+
+def test_split_by_drawing_a_line_then_undo(editable, qtbot, monkeypatch, project_copy):
+    messages = []
+    _no_dialogs(monkeypatch, messages)
+    win = editable
+    row = _largest_grid(win)
+    code = win.frames["grids"]["grid_code"].iloc[row]
+    population = int(win.frames["grids"]["population"].iloc[row])
+    geom = win.metric["grids"][row]
+    win.canvas.zoom_to([geom], margin=0.3)
+    win.actions["tool_select"].trigger()
+    qtbot.mouseClick(win.canvas.viewport(), Qt.LeftButton, pos=_screen_point(win, row))
+    assert win.selection == [row]
+    # Draw a line across the grid through its centre, with real clicks, and finish with a double click.
+    minx, miny, maxx, maxy = geom.bounds
+    cy = shapely.point_on_surface(geom).y
+    start = win.canvas.mapFromScene(minx - 50, -cy)
+    end = win.canvas.mapFromScene(maxx + 50, -cy)
+    win.actions["tool_line"].trigger()
+    qtbot.mouseClick(win.canvas.viewport(), Qt.LeftButton, pos=start)
+    qtbot.mouseDClick(win.canvas.viewport(), Qt.LeftButton, pos=end)
+    assert not messages, messages
+    grids = win.frames["grids"]
+    assert code in set(grids["grid_code"])  # the first piece keeps the code
+    assert len(grids) == 1422
+    selected = grids.iloc[win.selection]
+    assert len(selected) == 2 and selected["population"].sum() == population
+    # The attribute table shows the new grids with counts recomputed from the residents.
+    residents = Project(project_copy).read("residents", columns=["grid_code"])
+    for new_code, pop in zip(selected["grid_code"], selected["population"]):
+        assert (residents["grid_code"] == new_code).sum() == pop
+    assert win.table.model.rowCount() == 1422
+    assert "split" in win.workspace_panels["planner"].history.item(0).text()
+    qtbot.keyClick(win, Qt.Key_Z, Qt.ControlModifier)
+    assert len(win.frames["grids"]) == 1421
+    assert int(win.frames["grids"].set_index("grid_code").loc[code, "population"]) == population
+    assert "通过" in win.workspace_panels["planner"].topology.text()
+
+
+def test_merge_two_neighbours_and_refusal(editable, qtbot, monkeypatch):
+    messages = []
+    _no_dialogs(monkeypatch, messages)
+    win = editable
+    grids = win.frames["grids"]
+    first = grids.iloc[0]
+    neighbour = grids[(grids["community_code"] == first["community_code"]) &
+                      grids.geometry.touches(first.geometry)].index[0]
+    rows = [0, int(np.flatnonzero(grids.index == neighbour)[0])]
+    total = int(grids["population"].iloc[rows].sum())
+    win.set_selection(rows)
+    win.workspace_panels["planner"].merge_button.click()
+    assert not messages
+    assert len(win.frames["grids"]) == 1420
+    assert int(win.frames["grids"]["population"].iloc[win.selection].sum()) == total
+    # Two grids far apart are refused with a one-line reason, and nothing changes.
+    far = [0, len(win.frames["grids"]) - 1]
+    win.set_selection(far)
+    win.workspace_panels["planner"].merge_button.click()
+    assert messages and "different communities" in str(messages[-1])
+    assert len(win.frames["grids"]) == 1420
+
+
+def test_care_allocation_shows_sites_and_lines(editable, qtbot):
+    win = editable
+    win.set_workspace("care")
+    panel = win.workspace_panels["care"]
+    panel.new_sites.setValue(2)
+    qtbot.mouseClick(panel.allocate_button, Qt.LeftButton)
+    qtbot.waitUntil(lambda: panel.plan_result is not None, timeout=60_000)
+    assert "recommended_sites" in win.canvas.layers and "allocation_lines" in win.canvas.layers
+    sites = panel.plan_result.sites
+    assert sites["is_new"].sum() == 2
+    assert len(win.canvas.layers["recommended_sites"].items) == len(sites)
+    assert "→" in panel.plan_text.text()
+
+
+def test_care_heatmap_toggle_and_masked_elderly_list(editable, qtbot):
+    win = editable
+    win.set_workspace("care")
+    panel = win.workspace_panels["care"]
+    panel.heatmap_box.setChecked(True)
+    qtbot.waitUntil(lambda: "heatmap" in win.canvas.layers, timeout=60_000)
+    grids = win.frames["grids"]
+    row = int(np.argmax(grids["elderly_60"].to_numpy()))
+    win.set_selection([row])
+    assert panel.elderly.rowCount() == int(grids["elderly_60"].iloc[row])
+    ids = [panel.elderly.item(r, 1).text() for r in range(panel.elderly.rowCount())]
+    assert all(len(i) == 18 and i[6:14] == "********" for i in ids)

@@ -390,6 +390,11 @@ class MapCanvas(QGraphicsView):
 
     def mouseDoubleClickEvent(self, event):
         if self._tool == "line":
+            # The double click's own point ends the line unless its first press already added it.
+            x, y = self._metric(event.pos())
+            tolerance = 3 * self.metres_per_pixel()
+            if not self._line_points or np.hypot(x - self._line_points[-1][0], y - self._line_points[-1][1]) > tolerance:
+                self._line_points.append((x, y))
             self._finish_line()
             return
         super().mouseDoubleClickEvent(event)

@@ -41,6 +41,7 @@ from gridmap.app.i18n import Translator
 from gridmap.app.layers import LayerStyle, style_colours
 from gridmap.app.table import AttributeTable
 from gridmap.app.worker import Task
+from gridmap.app.workspaces import CarePanel, PlannerPanel
 from gridmap.crs import METRIC_CRS
 from gridmap.errors import GridMapError
 from gridmap.project import Project
@@ -93,6 +94,7 @@ class MainWindow(QMainWindow):
         self._build_status()
         self.canvas.cursor_moved.connect(self._show_cursor)
         self.canvas.features_picked.connect(self._on_picked)
+        self.canvas.line_drawn.connect(lambda coords: self.workspace_panels["planner"].split_line(coords))
         self.setWindowTitle(self.tr_("app_title"))
         if project_path is not None:
             self.open_project(project_path)
@@ -117,6 +119,8 @@ class MainWindow(QMainWindow):
             "zoom_selection": self._action("zoom_selection", self.zoom_to_selection, "Ctrl+J"),
             "show_gcj02": self._action("show_gcj02", self._toggle_gcj02, checkable=True),
             "language": self._action("language", self.switch_language, "Ctrl+L"),
+            "undo": self._action("undo", lambda: self.workspace_panels["planner"].undo(), "Ctrl+Z"),
+            "redo": self._action("redo", lambda: self.workspace_panels["planner"].redo(), "Ctrl+Shift+Z"),
         }
         self.tool_actions = QActionGroup(self)
         for tool, key, shortcut in (("pan", "tool_pan", "P"), ("select", "tool_select", "S"), ("line", "tool_line", "L")):
@@ -128,6 +132,7 @@ class MainWindow(QMainWindow):
         menu.addActions([self.actions[k] for k in ("open", "save_as", "export_png", "quit")])
         menu = self.menuBar().addMenu(self.tr_("view"))
         menu.addActions([self.actions[k] for k in ("zoom_full", "zoom_selection", "show_gcj02", "language")])
+        self.addActions([self.actions["undo"], self.actions["redo"]])
         toolbar = self.addToolBar(self.tr_("view"))
         toolbar.setObjectName("main_toolbar")
         toolbar.addAction(self.actions["open"])
@@ -215,24 +220,23 @@ class MainWindow(QMainWindow):
         self._dock("attributes", bottom, Qt.BottomDockWidgetArea)
 
     def _workspace_panel(self, workspace):
+        if workspace == "planner":
+            return PlannerPanel(self)
+        if workspace == "care":
+            return CarePanel(self)
         panel = QWidget()
         layout = QVBoxLayout(panel)
         help_key = {"planner": "planner_help", "care": "care_help", "leader": "dashboard"}[workspace]
         title = QLabel(self.tr_(help_key))
         title.setWordWrap(True)
         layout.addWidget(title)
-        if workspace == "leader":
-            self.kpi_table = QTableWidget()
-            self.kpi_table.verticalHeader().hide()
-            layout.addWidget(self.kpi_table)
-            button = QPushButton(self.tr_("export_png"))
-            button.clicked.connect(self._choose_png)
+        self.kpi_table = QTableWidget()
+        self.kpi_table.verticalHeader().hide()
+        layout.addWidget(self.kpi_table)
+        for key, slot in (("export_report", self._choose_report), ("export_png", self._choose_png)):
+            button = QPushButton(self.tr_(key))
+            button.clicked.connect(slot)
             layout.addWidget(button)
-        else:
-            label = QLabel()
-            label.setTextFormat(Qt.RichText)
-            label.setObjectName(f"{workspace}_summary")
-            layout.addWidget(label)
         layout.addStretch(1)
         return panel
 
@@ -294,6 +298,30 @@ class MainWindow(QMainWindow):
             xy = np.column_stack([self.metric["facilities"].x, self.metric["facilities"].y])[care.index]
             colours = care["kind"].map(_FACILITY_COLOURS).to_numpy()
             self.canvas.add_points("facilities", xy, colours)
+        self._update_legend()
+
+    def reload_grids(self, select=()):
+        """Re-read the grids after an edit or analysis and redraw them; select the given codes."""
+        self.frames["grids"] = self.project.read("grids")
+        if self.project.has_layer("communities"):
+            self.frames["communities"] = self.project.read("communities")
+        self.metric["grids"] = self.frames["grids"].to_crs(METRIC_CRS).geometry.values
+        self.info = self.project.info()
+        z, _ = _LAYERS["grids"]
+        style = self.styles["grids"]
+        if style.field is not None and style.field not in self.frames["grids"]:
+            style = LayerStyle(**vars(_LAYERS["grids"][1]))
+            self.styles["grids"] = style
+        visible = self.canvas.layers["grids"].group.isVisible() if "grids" in self.canvas.layers else True
+        self.canvas.remove_layer("grids")
+        self.canvas.add_polygons("grids", self.metric["grids"], style_colours(self.frames["grids"], style)[0],
+                                 outline=style.outline, width=style.outline_width, z=z, opacity=style.opacity)
+        self.canvas.set_labels("grids", self.frames["grids"][style.labels or "grid_name"])
+        self.canvas.set_layer_visible("grids", visible)
+        self.table.set_frame(self.frames["grids"])
+        codes = self.frames["grids"]["grid_code"].to_numpy()
+        self.set_selection(np.flatnonzero(np.isin(codes, list(select))).tolist())
+        self._fill_summaries()
         self._update_legend()
 
     def _fill_layer_list(self):
@@ -391,6 +419,9 @@ class MainWindow(QMainWindow):
         if not from_table:
             self.table.select_rows(self.selection)
         self._identify(self.selection[0] if len(self.selection) == 1 else None)
+        if getattr(self, "workspace", None) == "care":
+            code = self.frames["grids"]["grid_code"].iloc[self.selection[0]] if len(self.selection) == 1 else None
+            self.workspace_panels["care"].show_elderly(code)
         self.statusBar().showMessage(self.tr_("selected", n=len(self.selection)), 4000)
 
     def _identify(self, row):
@@ -486,8 +517,9 @@ class MainWindow(QMainWindow):
         if self.info.get("synthetic"):
             html += f"<p style='color:#b2182b'>{self.tr_('synthetic')}</p>"
         for ws in ("planner", "care"):
-            self.workspace_panels[ws].findChild(QLabel, f"{ws}_summary").setText(html)
+            self.workspace_panels[ws].summary.setText(html)
         self._fill_dashboard()
+        self.workspace_panels["planner"].refresh()
 
     def _fill_dashboard(self):
         grids = self.frames.get("grids")
@@ -552,6 +584,22 @@ class MainWindow(QMainWindow):
             task.cancel()
 
     # -- files, language ------------------------------------------------------------------------------------------
+    def _choose_report(self):
+        path, _ = QFileDialog.getSaveFileName(self, self.tr_("export_report"), "report.pdf",
+                                              "PDF (*.pdf);;HTML (*.html);;Excel (*.xlsx)")
+        if path:
+            self.export_report(path)
+
+    def export_report(self, path):
+        """Write a PDF, HTML or Excel report of the project (by suffix) on a worker thread."""
+        try:
+            from gridmap.report.commands import write_report
+        except ImportError:  # the report module is not installed: fall back to the map image
+            return self.export_png(str(Path(path).with_suffix(".png")))
+        suffix = Path(path).suffix.lower().lstrip(".")
+        return self.run_task(write_report, self.project.path, **{suffix: path},
+                             on_done=lambda _: self.statusBar().showMessage(self.tr_("export_done", path=path), 8000))
+
     def _choose_png(self):
         path, _ = QFileDialog.getSaveFileName(self, self.tr_("export_png"), "map.png", "PNG (*.png)")
         if path:
