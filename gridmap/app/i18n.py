@@ -112,6 +112,8 @@ _CATALOGUE = {
     "age": ("年龄", "Age"),
     "self_care": ("自理能力", "Self-care"),
     "living_alone": ("独居", "Lives alone"),
+    "new_site": ("推荐新址", "Recommended site"),
+    "existing_site": ("现有站点（分配）", "Existing site (allocated)"),
     "export_report": ("导出报告（PDF/HTML/Excel）…", "Export report (PDF/HTML/Excel)…"),
 }
 

@@ -16,6 +16,7 @@ class DataFrameModel(QAbstractTableModel):
     def __init__(self, frame=None, headers=None, parent=None):
         super().__init__(parent)
         self._frame = pd.DataFrame()
+        self._shape = (0, 0)
         self._headers = headers or {}
         if frame is not None:
             self.set_frame(frame)
@@ -25,6 +26,9 @@ class DataFrameModel(QAbstractTableModel):
         self._frame = pd.DataFrame(frame).drop(columns="geometry", errors="ignore").reset_index(drop=True)
         self._text = self._frame.astype(str).replace({"nan": "", "None": "", "<NA>": ""}).to_numpy()
         self._values = self._frame.to_numpy(dtype=object)
+        self._numeric = [pd.api.types.is_numeric_dtype(t) and not pd.api.types.is_bool_dtype(t)
+                         for t in self._frame.dtypes]
+        self._shape = self._text.shape if len(self._frame.columns) else (0, 0)
         self.endResetModel()
 
     @property
@@ -32,10 +36,10 @@ class DataFrameModel(QAbstractTableModel):
         return self._frame
 
     def rowCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self._frame)
+        return 0 if parent.isValid() else self._shape[0]
 
     def columnCount(self, parent=QModelIndex()):
-        return 0 if parent.isValid() else len(self._frame.columns)
+        return 0 if parent.isValid() else self._shape[1]
 
     def data(self, index, role=Qt.DisplayRole):
         if not index.isValid():
@@ -45,7 +49,7 @@ class DataFrameModel(QAbstractTableModel):
         if role == Qt.UserRole:
             value = self._values[index.row(), index.column()]
             return value.item() if isinstance(value, np.generic) else value
-        if role == Qt.TextAlignmentRole and pd.api.types.is_numeric_dtype(self._frame.dtypes.iloc[index.column()]):
+        if role == Qt.TextAlignmentRole and self._numeric[index.column()]:
             return int(Qt.AlignRight | Qt.AlignVCenter)
         return None
 
@@ -87,6 +91,7 @@ class AttributeTable(QWidget):
         self.view.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.ExtendedSelection)
         self.view.horizontalHeader().setSectionResizeMode(QHeaderView.Interactive)
+        self.view.horizontalHeader().setResizeContentsPrecision(60)  # fit widths to a sample of rows
         self.view.verticalHeader().setDefaultSectionSize(22)
         self.view.selectionModel().selectionChanged.connect(self._emit_selection)
         layout = QVBoxLayout(self)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from PyQt5.QtCore import Qt
+from PyQt5.QtCore import Qt, QTimer
 from PyQt5.QtWidgets import (
     QAction,
     QActionGroup,
@@ -37,6 +37,7 @@ from PyQt5.QtWidgets import (
 )
 
 from gridmap.app.canvas import MapCanvas
+from gridmap.app.charts import BarChart
 from gridmap.app.i18n import Translator
 from gridmap.app.layers import LayerStyle, style_colours
 from gridmap.app.table import AttributeTable
@@ -53,6 +54,8 @@ WORKSPACES = ("planner", "care", "leader")
 GRID_HEADERS = {
     "grid_code": "网格编码", "grid_name": "网格名称", "community": "社区", "subdistrict": "街道", "district": "区县",
     "zone": "片区", "households": "户数", "population": "人口", "elderly_60": "60岁以上", "elderly_80": "80岁以上",
+    "community_code": "社区编码", "subdistrict_code": "街道编码", "district_code": "区县编码",
+    "care_demand": "养老需求指数", "care_primary_service": "主要服务", "care_unmet": "未满足需求",
 }
 # layer -> (z order, default style)
 _LAYERS = {
@@ -232,7 +235,12 @@ class MainWindow(QMainWindow):
         layout.addWidget(title)
         self.kpi_table = QTableWidget()
         self.kpi_table.verticalHeader().hide()
+        self.kpi_table.setMinimumHeight(170)
         layout.addWidget(self.kpi_table)
+        self.chart_elderly = BarChart("#e6550d")
+        self.chart_share = BarChart("#3182bd")
+        layout.addWidget(self.chart_elderly)
+        layout.addWidget(self.chart_share)
         for key, slot in (("export_report", self._choose_report), ("export_png", self._choose_png)):
             button = QPushButton(self.tr_(key))
             button.clicked.connect(slot)
@@ -403,6 +411,10 @@ class MainWindow(QMainWindow):
             for kind in _CARE_KINDS:
                 label = FACILITY_KIND_LABELS[kind] if self.language == "zh" else kind.replace("_", " ")
                 rows.append(f"<tr><td><font color='{_FACILITY_COLOURS[kind]}'>●</font></td><td>{label}</td></tr>")
+        if "recommended_sites" in self.canvas.layers:
+            rows.append(f"<tr><td colspan=2><b>{self.tr_('run_allocation')}</b></td></tr>")
+            rows.append(f"<tr><td><font color='#de2d26' size=5>●</font></td><td>{self.tr_('new_site')}</td></tr>")
+            rows.append(f"<tr><td><font color='#3182bd' size=4>●</font></td><td>{self.tr_('existing_site')}</td></tr>")
         self.legend.setText(f"<b>{self.tr_('legend')}</b><table cellspacing=2>{''.join(rows)}</table>")
 
     # -- selection, identify, search ------------------------------------------------------------------
@@ -499,7 +511,9 @@ class MainWindow(QMainWindow):
         if "grids" not in self.frames:
             return
         if workspace == "care":
-            self.apply_style("grids", LayerStyle(kind="graduated", field="elderly_60", ramp="OrRd", labels="grid_name"))
+            field = "care_demand" if "care_demand" in self.frames["grids"] else "elderly_60"
+            self.apply_style("grids", LayerStyle(kind="graduated", field=field, ramp="OrRd", labels="grid_name"))
+            self.workspace_panels["care"].show_stored()
         elif workspace == "leader":
             self.apply_style("grids", LayerStyle(kind="graduated", field="population", ramp="Blues", labels="grid_name"))
         else:
@@ -519,7 +533,8 @@ class MainWindow(QMainWindow):
         for ws in ("planner", "care"):
             self.workspace_panels[ws].summary.setText(html)
         self._fill_dashboard()
-        self.workspace_panels["planner"].refresh()
+        # The topology check takes a few hundred milliseconds: run it once the window is up.
+        QTimer.singleShot(0, self.workspace_panels["planner"].refresh)
 
     def _fill_dashboard(self):
         grids = self.frames.get("grids")
@@ -546,6 +561,10 @@ class MainWindow(QMainWindow):
                 self.kpi_table.setItem(r, c, item)
         self.kpi_table.resizeColumnsToContents()
         self.kpi = table
+        districts = table.drop(index=self.tr_("city_total"))
+        self.chart_elderly.set_data(self.tr_("elderly_60") + " · " + self.tr_("district"), districts.index,
+                                    districts["elderly_60"])
+        self.chart_share.set_data(self.tr_("share_60"), districts.index, districts["share_60"].fillna(0), "{:.1%}")
 
     # -- tasks ------------------------------------------------------------------------------------------------
     def run_task(self, fn, *args, on_done=None, **kwargs):

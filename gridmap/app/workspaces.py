@@ -429,12 +429,26 @@ class CarePanel(QWidget):
             if new:  # recommended sites: larger, outlined in black
                 item.setRect(-8, -8, 16, 16)
                 item.setPen(QPen(QColor("#000000"), 1.5))
+        self.window._update_legend()
         s = result.summary
         tr = self.window.tr_
         new = result.sites[result.sites["is_new"]]
         listing = "；".join(f"{r.name}（{r.grids_served}）" for r in new.itertuples())
         self.plan_text.setText(tr("plan_summary", model=s["model"], status=s["status"], before=s["covered_share_before"],
                                   after=s["covered_share_after"], radius=s["radius_m"]) + "\n" + listing)
+
+    def show_stored(self):
+        """Show the heatmap and the last allocation saved in the project, if any."""
+        project = self.window.project
+        if project is None:
+            return
+        if project.meta().get("care_heatmap") and not self.heatmap_box.isChecked():
+            self.heatmap_box.setChecked(True)
+        if self.plan_result is None and project.has_layer("care_sites") and "care_plan" in project.meta():
+            from gridmap.care.plan import PlanResult
+
+            self.show_plan(PlanResult(grids=project.read("care_allocation"), sites=project.read("care_sites"),
+                                      summary=project.meta()["care_plan"]))
 
     # -- elderly list -----------------------------------------------------------------------------
     def show_elderly(self, grid_code):
