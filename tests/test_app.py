@@ -233,11 +233,13 @@ def test_split_by_drawing_a_line_then_undo(editable, qtbot, monkeypatch, project
     for new_code, pop in zip(selected["grid_code"], selected["population"]):
         assert (residents["grid_code"] == new_code).sum() == pop
     assert win.table.model.rowCount() == 1422
-    assert "split" in win.workspace_panels["planner"].history.item(0).text()
+    history = win.workspace_panels["planner"].history
+    qtbot.waitUntil(lambda: history.count() == 1)  # the history and topology refresh right after the edit
+    assert "split" in history.item(0).text()
     qtbot.keyClick(win, Qt.Key_Z, Qt.ControlModifier)
     assert len(win.frames["grids"]) == 1421
     assert int(win.frames["grids"].set_index("grid_code").loc[code, "population"]) == population
-    assert "通过" in win.workspace_panels["planner"].topology.text()
+    qtbot.waitUntil(lambda: "通过" in win.workspace_panels["planner"].topology.text())
 
 
 def test_merge_two_neighbours_and_refusal(editable, qtbot, monkeypatch):
