@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 import pyproj
 import shapely
+import shapely.ops
 
 from gridmap.crs import METRIC_CRS, STORE_CRS, parse_crs
 from gridmap.errors import GridMapError
@@ -46,6 +47,7 @@ from gridmap.grids.gpkg_rows import LayerTable, connect, decode_blob, decode_poi
 from gridmap.grids.topology import (
     ON_EDGE_DEG,
     faces_of,
+    insert_vertices,
     owners_of,
     ring_vertices,
     shared_length,
@@ -308,12 +310,24 @@ class GridEditor:
     def _areas(self, geoms):
         return shapely.area(self.metric(geoms))
 
-    def _snap_deg(self, geom):
-        """The snapping tolerance in degrees near ``geom`` (conservative: the shorter axis)."""
+    def _scale(self, geom):
+        """Metres per degree of longitude and of latitude near ``geom``."""
         c = shapely.get_coordinates(shapely.centroid(geom))[0]
         x, y = self._forward.transform([c[0], c[0] + 1e-3, c[0]], [c[1], c[1], c[1] + 1e-3])
-        metres_per_deg = max(np.hypot(x[1] - x[0], y[1] - y[0]), np.hypot(x[2] - x[0], y[2] - y[0])) / 1e-3
-        return self.snap_m / metres_per_deg
+        return np.hypot(x[1] - x[0], y[1] - y[0]) / 1e-3, np.hypot(x[2] - x[0], y[2] - y[0]) / 1e-3
+
+    def _snap_deg(self, geom):
+        """The snapping tolerance in degrees near ``geom`` (conservative: the longer metre-per-degree axis)."""
+        return self.snap_m / max(self._scale(geom))
+
+    def _small_area_m2(self, geoms, near):
+        """Areas in m² of small pieces (slivers, overlaps), scaled from degrees at ``near``.
+
+        Reprojecting a sliver's vertices would bend its long edges by millimetres and
+        invent square metres of area; a local scale factor measures it faithfully.
+        """
+        mx, my = self._scale(near)
+        return shapely.area(np.asarray(geoms, dtype=object)) * mx * my
 
     def _check_unlocked(self, tx, codes):
         locked = tx.locked() & {str(c) for c in codes}
@@ -433,7 +447,12 @@ class GridEditor:
             new_line = shapely.linestrings(coords)
             pair = shapely.union(a.geom, b.geom)
             outside = shapely.difference(new_line, pair)
-            if shapely.length(outside) > tol:
+            # Away from its ends the line must stay clear of the pair's outline: touching
+            # it would pinch a grid or add a vertex to a third grid.
+            length = shapely.length(new_line)
+            inner = shapely.ops.substring(new_line, tol, length - tol) if length > 2 * tol else None
+            if shapely.length(outside) > tol or (
+                    inner is not None and shapely.distance(inner, shapely.boundary(pair)) < tol / 10):
                 raise GridMapError(f"line leaves grids {a.code} and {b.code}")
             geom_a = _with_points(a.geom, [q0, q1])
             geom_b = _with_points(b.geom, [q0, q1])
@@ -757,7 +776,7 @@ class GridEditor:
             raise GridMapError("line must start and end on the boundary shared by two grids")
         _, a, b, part = best
         q0, q1 = (_snap_on_line(part, p, tol) for p in (start, end))
-        if np.allclose(q0, q1):
+        if np.hypot(*(q0 - q1)) <= tol:
             raise GridMapError("line must start and end at two different points of the shared boundary")
         return a, b, part, q0, q1
 
@@ -789,12 +808,11 @@ class GridEditor:
     def _overlap_problem(self, changed, neighbours):
         """A one-line description of the first overlap among ``changed`` and ``neighbours``, or None."""
         geoms = np.asarray(list(changed) + list(neighbours), dtype=object)
-        metric = self.metric(geoms)
-        left, right = shapely.STRtree(metric).query(metric[: len(changed)], predicate="intersects")
+        left, right = shapely.STRtree(geoms).query(geoms[: len(changed)], predicate="intersects")
         keep = left != right
         left, right = left[keep], right[keep]
         if len(left):
-            areas = shapely.area(shapely.intersection(metric[left], metric[right]))
+            areas = self._small_area_m2(shapely.intersection(geoms[left], geoms[right]), geoms[0])
             bad = np.flatnonzero(areas > self.tolerance_m2)
             if len(bad):
                 return f"grids would overlap by {areas[bad[0]]:.1f} m²"
@@ -901,7 +919,8 @@ class GridEditor:
             tx.tables[change.layer].touch(tx.con, now)
         before_rows = [g.row for g in before]
         after_rows = [t.attrs for t in targets]
-        changes += self._level_changes(tx, before_rows + after_rows, reshape_levels or {})
+        created = _new_vertices([t.geom for t in targets], [g.geom for g in before])
+        changes += self._level_changes(tx, before_rows + after_rows, reshape_levels or {}, created)
 
         before_codes = sorted(g.code for g in before)
         after_codes = sorted(t.code for t in targets)
@@ -936,14 +955,15 @@ class GridEditor:
             raise GridMapError(f"edit refused: {problem}")
         old_union = shapely.union_all([g.geom for g in before]) if before else shapely.Polygon()
         new_union = shapely.union_all(geoms)
-        lost = float(shapely.area(self.metric([shapely.difference(old_union, new_union)])[0]))
+        near = geoms[0]
+        lost = float(self._small_area_m2([shapely.difference(old_union, new_union)], near)[0])
         if lost > self.tolerance_m2:
             raise GridMapError(f"edit refused: it would leave a gap of {lost:.1f} m²")
         gained = shapely.difference(new_union, old_union)
-        gained_m2 = float(shapely.area(self.metric([gained])[0]))
+        gained_m2 = float(self._small_area_m2([gained], near)[0])
         if gained_m2 > self.tolerance_m2:
             outside = 0.0 if grow_within is None else float(
-                shapely.area(self.metric([shapely.difference(gained, grow_within)])[0]))
+                self._small_area_m2([shapely.difference(gained, grow_within)], near)[0])
             if grow_within is None or outside > self.tolerance_m2:
                 raise GridMapError(f"edit refused: it would cover {gained_m2:.1f} m² outside the grids it changes")
         local_before = [g.geom for g in before] + [g.geom for g in neighbours]
@@ -996,38 +1016,55 @@ class GridEditor:
                     result[code][column] = int(value)
         return result
 
-    def _level_changes(self, tx, rows, reshape_levels):
-        """grid_count (and for a move, geometry) of the communities, sub-districts and districts involved."""
+    def _level_changes(self, tx, rows, reshape_levels, created):
+        """Keep communities, sub-districts and districts in step with the grids.
+
+        ``grid_count`` of the units the edit involves; for a move, the geometry of the
+        units that lost or gained the grid; and any vertex the edit created on a unit's
+        boundary, inserted there too so the unit and its grids stay noded alike.
+        """
         changes = []
         for level, code_col in _LEVEL_TABLES.items():
             table = tx.tables.get(level)
             if table is None or code_col not in table.columns:
                 continue
             codes = sorted({r.get(code_col) for r in rows if r.get(code_col)})
+            found = {}
             for code in codes:
-                found = table.select(tx.con, f'"{code_col}" = ?', (code,))
-                if not found:
-                    continue
-                row = found[0]
+                for row in table.select(tx.con, f'"{code_col}" = ?', (code,)):
+                    found[row[table.fid_col]] = row
+            if len(created) and table.geom_col:
+                box = (*(created.min(axis=0) - ON_EDGE_DEG), *(created.max(axis=0) + ON_EDGE_DEG))
+                for row in table.select_fids(tx.con, table.fids_in_bbox(tx.con, box)):
+                    found.setdefault(row[table.fid_col], row)
+            for fid in sorted(found):
+                row = found[fid]
+                code = row[code_col]
                 diff = {}
-                if "grid_count" in table.columns:
+                if "grid_count" in table.columns and code in codes:
                     count = tx.con.execute(f'SELECT count(*) FROM grids WHERE "{code_col}" = ?', (code,)).fetchone()[0]
                     if row.get("grid_count") != count:
                         diff["grid_count"] = count
-                if table.geom_col and code in reshape_levels.get(level, ()):
-                    geoms = [decode_blob(r[0]) for r in tx.con.execute(
-                        f'SELECT "{tx.grids.geom_col}" FROM grids WHERE "{code_col}" = ?', (code,))]
-                    shape = shapely.coverage_union_all(geoms)
-                    if (table.geometry_type or "").upper().startswith("MULTI") and shape.geom_type == "Polygon":
-                        shape = shapely.MultiPolygon([shape])
-                    blob = _encode(shape, table)
-                    if blob != row[table.geom_col]:
-                        diff[table.geom_col] = blob
+                if table.geom_col and row[table.geom_col] is not None:
+                    if code in reshape_levels.get(level, ()):
+                        geoms = [decode_blob(r[0]) for r in tx.con.execute(
+                            f'SELECT "{tx.grids.geom_col}" FROM grids WHERE "{code_col}" = ?', (code,))]
+                        shape = shapely.coverage_union_all(geoms)
+                        if (table.geometry_type or "").upper().startswith("MULTI") and shape.geom_type == "Polygon":
+                            shape = shapely.MultiPolygon([shape])
+                        blob = _encode(shape, table)
+                        if blob != row[table.geom_col]:
+                            diff[table.geom_col] = blob
+                    elif len(created):
+                        shape = decode_blob(row[table.geom_col])
+                        stitched = insert_vertices(shape, created)
+                        if stitched is not shape:
+                            diff[table.geom_col] = _encode(stitched, table)
                 if diff:
-                    table.update(tx.con, row[table.fid_col], diff)
+                    table.update(tx.con, fid, diff)
                     before = {k: row[k] for k in diff}
-                    before[code_col] = after_code = row[code_col]
-                    changes.append(editlog.RowChange(level, row[table.fid_col], before, {**diff, code_col: after_code}))
+                    before[code_col] = row[code_col]
+                    changes.append(editlog.RowChange(level, fid, before, {**diff, code_col: row[code_col]}))
             if changes:
                 table.touch(tx.con, editlog._now())
         return changes
@@ -1075,9 +1112,15 @@ def _snap_on_line(line, point, tol):
 
 
 def _with_points(polygon, points):
-    from gridmap.grids.topology import insert_vertices
-
     return insert_vertices(polygon, np.asarray(points, dtype="float64"), ON_EDGE_DEG)
+
+
+def _new_vertices(after, before):
+    """Vertices of the ``after`` polygons that no ``before`` polygon has: the ones an edit created."""
+    new = ring_vertices(after)
+    old = {tuple(v) for v in ring_vertices(before).tolist()} if len(before) else set()
+    keep = [i for i, v in enumerate(new.tolist()) if tuple(v) not in old]
+    return new[keep]
 
 
 def _section(line, q0, q1):

@@ -121,7 +121,15 @@ def _ring_with(coords, points, eps, replace):
 
 
 def _rebuild(polygon, points, eps, replace):
-    if polygon is None or shapely.is_empty(polygon) or polygon.geom_type != "Polygon":
+    if polygon is None or shapely.is_empty(polygon):
+        return polygon
+    if polygon.geom_type == "MultiPolygon":
+        parts = list(shapely.get_parts(polygon))
+        rebuilt = [_rebuild(part, points, eps, replace) for part in parts]
+        if all(a is b for a, b in zip(parts, rebuilt)):
+            return polygon
+        return shapely.MultiPolygon(rebuilt)
+    if polygon.geom_type != "Polygon":
         return polygon
     points = np.asarray(points, dtype="float64").reshape(-1, 2)
     env = shapely.bounds(polygon)
