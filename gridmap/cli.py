@@ -157,6 +157,8 @@ def build_parser():
     from gridmap.care.commands import add_care_commands
 
     add_care_commands(sub)
+    from gridmap.report.commands import add_report_commands; add_report_commands(sub)
+    from gridmap.audit.commands import add_audit_commands; add_audit_commands(sub)  # noqa: E702
     return parser
 
 

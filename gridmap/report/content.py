@@ -759,11 +759,11 @@ def area_kpis(content, level="district", within=None) -> pd.DataFrame:
     frame["care_facilities"] = frame[fac_columns].sum(axis=1) if fac_columns else np.nan
     sums = {c: "sum" for c in ("grids", "households", "population", "elderly_60", "elderly_80",
                                "demand_index", "care_facilities") if c in frame}
-    agg = {**sums}
+    agg = {column: (column, how) for column, how in sums.items()}
     if level in ("district", "subdistrict"):
-        agg["community_code"] = "nunique"
-    table = frame.groupby([key, name], sort=True).agg(agg).reset_index()
-    table = table.rename(columns={key: "code", name: "name", "community_code": "communities"})
+        agg["communities"] = ("community_code", "nunique")
+    table = frame.groupby([key, name], sort=True).agg(**agg).reset_index()
+    table = table.rename(columns={key: "code", name: "name"})
     total = {"code": "", "name": "合计", **{c: frame[c].sum() for c in sums}}
     if "communities" in table:
         total["communities"] = frame["community_code"].nunique()
