@@ -95,6 +95,9 @@ def attach_places(findings, grids, workers):
         f["worker_phone"] = ""
     # A record nobody could place goes to the community (or district) desk instead.
     f.loc[code == "", "worker_name"] = "未入格（社区核查）"
+    # Messages name the worker who will follow up: "{worker}" is filled in here.
+    contact = f["worker_name"] + np.where(f["worker_phone"] != "", f["worker_phone"], "")
+    f["summary"] = [s.replace("{worker}", c) for s, c in zip(f["summary"].astype(str), contact)]
     return f
 
 

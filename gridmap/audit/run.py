@@ -29,12 +29,13 @@ BASE_COLUMNS = ["person_id", "name", "id_number", "sex", "birth_date", "househol
 
 @dataclass
 class CheckResult:
-    """What a check returns: findings (before places and decisions), links, summary, extra sheets."""
+    """What a check returns: findings (before places and decisions), links, summary, extra sheets and tables."""
 
     findings: pd.DataFrame
     links: pd.DataFrame
     summary: dict = field(default_factory=dict)
     sheets: dict = field(default_factory=dict)
+    tables: dict = field(default_factory=dict)
 
 
 def load_base(project, locations=False):
@@ -129,7 +130,7 @@ def run_audit(project, check, *, records_dir=None, out=None, options=None, progr
     grids = pd.DataFrame(project.read("grids", columns=["grid_code", "grid_name", "community", "subdistrict"]))
     findings = attach_places(result.findings, grids, read_workers(project, records_dir))
     merged = merge_decisions(findings, read_findings(project, check), run_time or datetime.now())
-    store_findings(project, check, merged, extra={f"audit_{check}_links": result.links})
+    store_findings(project, check, merged, extra={f"audit_{check}_links": result.links, **result.tables})
     if out is not None:
         export_findings(merged, out, summary=result.summary, extra_sheets=result.sheets, pinned_time=pinned_time)
     step(1.0, "完成")
