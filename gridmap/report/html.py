@@ -405,7 +405,7 @@ def offline_problems(text) -> list:
     """
     import re
 
-    pattern = re.compile(r"<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*[\"']?\s*(https?:)?//", re.I)
+    pattern = re.compile(r"<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=\s*[\"']?\s*(https?:)?//", re.IGNORECASE)
     found = [match.group(0) for match in pattern.finditer(text)]
     found += re.findall(r"@import\s+url\(\s*[\"']?(?:https?:)?//[^)]*\)", text)
     return found

@@ -177,7 +177,7 @@ def _draw_table(fig, ctx, rect, frame, columns, *, fontsize=7.5, total_last=Fals
     ``columns`` is a list of ``(column, header, kind)`` with ``kind`` one of int, f1, f2,
     pct, bool, text. Rows are laid out from the top; numbers are right-aligned.
     """
-    left, bottom, width, height = rect
+    _, _, width, height = rect
     ax = fig.add_axes(rect)
     ax.set_axis_off()
     ax.set_xlim(0, 1)
@@ -356,8 +356,8 @@ def _cover(fig, ctx, number, page):
     lines = [
         f"数据日期：{c.data_date}",
         f"生成日期：{c.generated}",
-        f"范围：{c.scope_label}，{len(g):,} 个网格、{g['community_code'].nunique():,} 个社区、"
-        f"{g['subdistrict_code'].nunique():,} 个街道",
+        (f"范围：{c.scope_label}，{len(g):,} 个网格、{g['community_code'].nunique():,} 个社区、"
+         f"{g['subdistrict_code'].nunique():,} 个街道"),
         f"常住人口 {g['population'].sum():,.0f} 人，60岁以上 {g['elderly_60'].sum():,.0f} 人"
         if {"population", "elderly_60"} <= set(g.columns) else "",
     ]
@@ -439,8 +439,8 @@ def _overview(fig, ctx, number, page):
                   ("老龄化率", f"{g['elderly_60'].sum() / max(g['population'].sum(), 1):.1%}")]
     _key_figures(fig, ctx, (0.655, 0.47, 0.315, 0.43), items)
     per_grid = g["population"].describe() if "population" in g else None
-    lines = [f"全{('市' if c.district is None else '区')}共划分 {len(g):,} 个网格，分属 "
-             f"{g['community_code'].nunique()} 个社区。"]
+    lines = [(f"全{('市' if c.district is None else '区')}共划分 {len(g):,} 个网格，分属 "
+              f"{g['community_code'].nunique()} 个社区。")]
     if per_grid is not None:
         lines.append(f"每个网格平均 {per_grid['mean']:,.0f} 人（{per_grid['min']:,.0f}–{per_grid['max']:,.0f}）。")
     lines.append("图中颜色为网格所属" + LEVEL_LABELS[level] + "，粗线为区界，细线为街道界。")
@@ -460,7 +460,7 @@ def _kpi_district(fig, ctx, number, page):
     level = "district" if c.district is None else "subdistrict"
     table = area_kpis(c, level)
     columns = [col for col in _KPI_COLUMNS if col[0] in table]
-    end = _draw_table(fig, ctx, (0.03, 0.5, 0.94, 0.4), table, columns, fontsize=8.5, total_last=True,
+    _draw_table(fig, ctx, (0.03, 0.5, 0.94, 0.4), table, columns, fontsize=8.5, total_last=True,
                       title=f"各{LEVEL_LABELS[level]}主要指标")
     body = table[table["name"] != "合计"]
     ax = fig.add_axes((0.06, 0.1, 0.4, 0.3))
@@ -521,8 +521,8 @@ def _demand_map(fig, ctx, number, page):
     needs = [(k, label) for k, label in (("elderly_80", "80岁以上"), ("living_alone", "独居"),
                                          ("semi_disabled", "半失能"), ("disabled", "失能"),
                                          ("low_income", "低收入"), ("chronic_illness", "慢性病")) if k in g]
-    lines = [f"需求指数合计 {g['demand_index'].sum():,.0f}，即 {g['elderly_60'].sum():,.0f} 名老年人按需求加权"
-             f"（每名60岁以上老人计 1，高龄、独居、失能等按权重加计）。",
+    lines = [(f"需求指数合计 {g['demand_index'].sum():,.0f}，即 {g['elderly_60'].sum():,.0f} 名老年人按需求加权"
+              "（每名60岁以上老人计 1，高龄、独居、失能等按权重加计）。"),
              "；".join(f"{label} {g[k].sum():,.0f} 人" for k, label in needs) + "。"]
     _text_block(fig, ctx, 0.66, 0.4, lines, fontsize=8.5, width=0.31)
 
@@ -548,8 +548,8 @@ def _heatmap_page(fig, ctx, number, page):
     maps.add_legend(ax, [("需求集中区（Gi* 热点）", {"kind": "line", "color": "#08306b", "style": "--"})],
                     fontsize=ctx.fs(7.5), loc="upper left")
     h = c.heatmap
-    lines = [f"核密度：{h.kernel} 核，带宽 {h.bandwidth:,.0f} 米，像元 {h.cell_size:,.0f} 米；"
-             f"总需求 {h.total_weight:,.0f}。"]
+    lines = [(f"核密度：{h.kernel} 核，带宽 {h.bandwidth:,.0f} 米，像元 {h.cell_size:,.0f} 米；"
+              f"总需求 {h.total_weight:,.0f}。")]
     if c.hotspots is not None and len(c.hotspots):
         table = c.hotspots.sort_values("demand", ascending=False).head(14)
         _draw_table(fig, ctx, (0.655, 0.32, 0.315, 0.58), table,
@@ -585,8 +585,8 @@ def _need_types(fig, ctx, number, page):
     ax.set_title("各类型的推荐服务组合", fontsize=ctx.fs(9.5))
     ax.legend(fontsize=ctx.fs(7), frameon=False, ncol=5, loc="upper center", bbox_to_anchor=(0.5, -0.2))
     ax.spines[["top", "right"]].set_visible(False)
-    lines = ["每名60岁以上老人按高龄、独居、半失能、失能、低收入、慢性病六项特征（按需求权重缩放）聚类，"
-             "类型数由轮廓系数在各类不少于 5% 的前提下选定。",
+    lines = [("每名60岁以上老人按高龄、独居、半失能、失能、低收入、慢性病六项特征（按需求权重缩放）聚类，"
+              "类型数由轮廓系数在各类不少于 5% 的前提下选定。"),
              "每类需求对应五类服务包的比例，网格的推荐服务组合为其老人需求按类型加权之和。"]
     _text_block(fig, ctx, 0.66, 0.43, lines, fontsize=8.5, width=0.31)
 
@@ -617,8 +617,8 @@ def _coverage_map(fig, ctx, number, page):
     method = "沿道路网" if c.coverage_method == "network" else "直线"
     radius = table["radius_m"].iloc[0] if len(table) else 1000
     lines = [f"网格以老年人居住重心为中心，{method}距离 {radius:,.0f} 米内有该类设施即为覆盖。",
-             "缺口网格：圈外（步行范围内没有该类设施）或所分配设施超负荷（按比例分摊）的网格；"
-             "未满足：未满足需求占该类总需求的比例。"]
+             ("缺口网格：圈外（步行范围内没有该类设施）或所分配设施超负荷（按比例分摊）的网格；"
+              "未满足：未满足需求占该类总需求的比例。")]
     worst = table.sort_values("unmet_share", ascending=False).head(2)
     for row in worst.itertuples():
         lines.append(f"{row.kind_label}缺口最大的网格：{row.worst}。")
@@ -777,8 +777,8 @@ def _mix_map(fig, ctx, number, page):
     primary = mix["primary_service"].value_counts()
     lines = ["社区的推荐服务组合 = 社区内各网格老人需求按需求类型分配到五类服务包后的占比（见下页起的表）。",
              "首要服务（占比最大）：" + "、".join(f"{k} {v} 个社区" for k, v in primary.items()) + "。",
-             "地图显示各社区相对全市平均比例最突出的服务，用于差异化配置：同为“社区养老”为主的社区，"
-             "有的更需要日托，有的更需要助餐或健康服务。"]
+             ("地图显示各社区相对全市平均比例最突出的服务，用于差异化配置：同为“社区养老”为主的社区，"
+              "有的更需要日托，有的更需要助餐或健康服务。")]
     _text_block(fig, ctx, 0.66, 0.6, lines, fontsize=8.5, width=0.31)
 
 
@@ -872,8 +872,8 @@ def _atlas_page(unit_index):
         _draw_table(fig, ctx, (0.61, 0.3, 0.36, 0.6), pd.concat([body, total], ignore_index=True), columns,
                     fontsize=7.5, total_last=True, title=f"{unit['name']} 分{LEVEL_LABELS[child]}指标")
         g = c.grids[inside]
-        lines = [f"{unit['name']}：{len(g):,} 个网格，常住人口 {g['population'].sum():,.0f} 人，"
-                 f"60岁以上 {g['elderly_60'].sum():,.0f} 人。"] if "population" in g else []
+        lines = [(f"{unit['name']}：{len(g):,} 个网格，常住人口 {g['population'].sum():,.0f} 人，"
+                  f"60岁以上 {g['elderly_60'].sum():,.0f} 人。")] if "population" in g else []
         if "gaps" in g and len(g):
             worst = g.sort_values(["gaps", "demand_index"], ascending=False).head(3)
             lines.append("服务缺口较大的网格：" + "、".join(worst["grid_name"].astype(str)) + "。")

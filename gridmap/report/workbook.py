@@ -242,7 +242,14 @@ _EXTRA_LABELS = {
     "placed": "已入格",
     "review_reason": "核查原因",
     "id_number": "身份证号（脱敏）",
-    "status": "状态",
+    "status": "核实状态",
+    "evidence": "核查依据",
+    "overpaid_amount": "多发金额(元)",
+    "overpaid_months": "多发月数",
+    "monthly_amount": "月发放金额(元)",
+    "death_date": "死亡日期",
+    "match_probability": "匹配概率",
+    "grid_worker": "网格员",
     "type_id": "类型编号",
     "site_name": "设施/站点",
     **{f"dist_{k}": f"到{label}距离(米)" for k, label in FACILITY_KIND_LABELS.items()},
@@ -250,9 +257,8 @@ _EXTRA_LABELS = {
 
 
 def _header(column, sheet):
-    if sheet in ("地址核查",) or sheet.startswith("审计_"):
-        if column == "name":
-            return "姓名（脱敏）"
+    if column == "name" and (sheet == "地址核查" or sheet.startswith("审计_")):
+        return "姓名（脱敏）"
     return _EXTRA_LABELS.get(column) or LABELS.get(column) or str(column)
 
 
