@@ -30,6 +30,7 @@ from gridmap.schema import FACILITY_KIND_LABELS
 
 __all__ = [
     "ATLAS_LEVELS",
+    "AUDIT_LABELS",
     "CARE_KINDS",
     "LABELS",
     "LEVEL_LABELS",
@@ -124,6 +125,26 @@ LABELS = {
     "count": "数量",
     **{f"mix_{s}": label for s, label in SERVICE_LABELS.items()},
     **{f"demand_{s}": f"{label}需求" for s, label in SERVICE_LABELS.items()},
+}
+
+#: Headers of the per-district audit summaries (:func:`audit_by_district`) and lists.
+AUDIT_LABELS = {
+    "count": "发现数",
+    "status_new": "待核实",
+    "status_verified": "已核实",
+    "status_dismissed": "已排除",
+    "overpaid_months": "多发月数",
+    "overpaid_amount": "多发金额(元)",
+    "monthly_amount": "月发放金额(元)",
+    "wasted_subsidy": "多支出补贴(元)",
+    "subsidy": "补贴(元)",
+    "amount": "金额(元)",
+    "benefit": "保障金(元)",
+    "status": "核实状态",
+    "evidence": "核查依据",
+    "death_date": "死亡日期",
+    "match_probability": "匹配概率",
+    "grid_worker": "网格员",
 }
 
 # Personal columns that exports mask (names) or mask (ID numbers), and columns that

@@ -26,11 +26,13 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import FancyBboxPatch, Rectangle
+from matplotlib.ticker import FuncFormatter
 
 from gridmap.app.layers import CATEGORY_COLOURS
 from gridmap.errors import GridMapError
 from gridmap.report import maps
 from gridmap.report.content import (
+    AUDIT_LABELS,
     CARE_KINDS,
     LEVEL_LABELS,
     SERVICE_LABELS,
@@ -227,7 +229,7 @@ def _draw_table(fig, ctx, rect, frame, columns, *, fontsize=7.5, total_last=Fals
     ax.plot([0, 1], [top - line, top - line], color="#555555", linewidth=0.5 * ctx.scale)
     end = top - line * (n + 1)
     ax.plot([0, 1], [end, end], color="#555555", linewidth=0.8 * ctx.scale)
-    return end
+    return rect[1] + end * height
 
 
 def _rows_fitting(ctx, height, fontsize=7.5, title=False):
@@ -298,10 +300,10 @@ def _map_axes(fig, rect=(0.03, 0.065, 0.60, 0.845)):
     return ax
 
 
-def _finish_map(ax, ctx, bounds, *, pad=0.04):
+def _finish_map(ax, ctx, bounds, *, pad=0.04, north=(0.95, 0.9)):
     maps.fit_extent(ax, bounds, pad=pad)
     maps.add_scale_bar(ax, fontsize=ctx.fs(7))
-    maps.add_north_arrow(ax, fontsize=ctx.fs(9))
+    maps.add_north_arrow(ax, x=north[0], y=north[1], fontsize=ctx.fs(9))
 
 
 def _base(ax, ctx, *, grid_fill=None, grid_edge="#ffffff", grid_width=0.15, roads=True, level_lines=True):
@@ -311,7 +313,8 @@ def _base(ax, ctx, *, grid_fill=None, grid_edge="#ffffff", grid_width=0.15, road
         maps.draw_polygons(ax, None, paths=ctx.grid_paths(), facecolor=grid_fill, edgecolor=grid_edge,
                            linewidth=grid_width * ctx.scale, zorder=1)
     if roads and c.roads is not None and len(c.roads):
-        maps.draw_lines(ax, c.roads.geometry.values, color="#b0b0b0", linewidth=0.45 * ctx.scale, zorder=2)
+        maps.draw_lines(ax, c.roads.geometry.values, color="#8c8c8c", linewidth=0.4 * ctx.scale, zorder=2,
+                        alpha=0.55)
     if level_lines:
         maps.draw_lines(ax, c.areas["subdistrict"].geometry.values, color="#7a7a7a",
                         linewidth=0.5 * ctx.scale, zorder=3)
@@ -341,6 +344,12 @@ def _key_figures(fig, ctx, rect, items):
 # --------------------------------------------------------------------------- pages
 
 
+def _area_colours(c, level):
+    """A colour per area name, in code order (so the legend lists districts as the codes do)."""
+    names = [str(n) for n in c.areas[level]["name"]]
+    return {n: CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)] for i, n in enumerate(names)}
+
+
 def _cover(fig, ctx, number, page):
     c = ctx.content
     fig.patches.append(Rectangle((0, 0.86), 1, 0.14, transform=fig.transFigure, facecolor=_ACCENT,
@@ -350,7 +359,7 @@ def _cover(fig, ctx, number, page):
     for part in _wrap(c.title, 18):
         fig.text(0.05, y, part, fontsize=ctx.fs(26), color=_INK, va="center")
         y -= 0.075
-    fig.text(0.05, y - 0.005, f"{c.scope_label}  ·  {LEVEL_LABELS[c.atlas_by]}图集", fontsize=ctx.fs(14),
+    fig.text(0.05, y - 0.005, f"{c.scope_label}  ·  附分{LEVEL_LABELS[c.atlas_by]}图集", fontsize=ctx.fs(14),
              color=_ACCENT, va="center")
     g = c.grids
     lines = [
@@ -373,8 +382,7 @@ def _cover(fig, ctx, number, page):
     ax = fig.add_axes((0.55, 0.08, 0.42, 0.74))
     ax.set_axis_off()
     level = "district" if c.district is None else "subdistrict"
-    names = sorted(c.grids[level].astype(str).unique())
-    lookup = {n: CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)] for i, n in enumerate(names)}
+    lookup = _area_colours(c, level)
     fill = c.grids[level].astype(str).map(lookup).to_numpy(dtype=object)
     maps.draw_polygons(ax, None, paths=ctx.grid_paths(), facecolor=fill, edgecolor="white",
                        linewidth=0.1 * ctx.scale)
@@ -416,8 +424,8 @@ def _overview(fig, ctx, number, page):
     c = ctx.content
     level = "district" if c.district is None else "subdistrict"
     ax = _map_axes(fig)
-    names = sorted(c.grids[level].astype(str).unique())
-    lookup = {n: CATEGORY_COLOURS[i % len(CATEGORY_COLOURS)] for i, n in enumerate(names)}
+    lookup = _area_colours(c, level)
+    names = list(lookup)
     _base(ax, ctx, grid_fill=c.grids[level].astype(str).map(lookup).to_numpy(dtype=object), grid_width=0.12)
     _finish_map(ax, ctx, _bounds(c.grids))
     counts = c.grids.groupby(level).size()
@@ -798,16 +806,28 @@ def _mix_table_page(rows):
 def _audit_page(name):
     def draw(fig, ctx, number, page):
         label, table = ctx.content.audit[name]
-        numeric = [c for c in table.columns if c not in ("district",)]
-        names = {"count": "发现数"}
-        columns = [("district", "区", "text")] + [(c, names.get(c, c.removeprefix("status_")), "int"
-                                                    if c == "count" or c.startswith("status_") else "f1")
-                                                   for c in numeric]
-        _draw_table(fig, ctx, (0.03, 0.4, 0.94, 0.5), table, columns[:12], fontsize=8.5, total_last=True,
-                    title=f"{label}：各区发现数与金额")
+        numeric = [c for c in table.columns if c != "district"]
+        columns = [("district", "区", "text")]
+        for column in numeric[:11]:
+            whole = column == "count" or column.startswith("status_") or column.endswith("months")
+            columns.append((column, AUDIT_LABELS.get(column, column.removeprefix("status_")),
+                            "int" if whole else "f1"))
+        below = _draw_table(fig, ctx, (0.03, 0.5, 0.94, 0.4), table, columns, fontsize=8.5, total_last=True,
+                            title=f"{label}：各区发现数与金额")
         lines = ["核查结果仅列各区的数量与金额，个人明细（已脱敏）见 Excel 工作簿的审计名单。",
                  "核查结果需网格员逐条核实后方可作为处理依据。"]
-        _text_block(fig, ctx, 0.03, 0.34, lines, fontsize=9, width=0.9)
+        _text_block(fig, ctx, 0.03, below - 0.03, lines, fontsize=9, width=0.9)
+        body = table[table["district"] != "合计"]
+        amounts = [c for c in numeric if c != "count" and not c.startswith("status_") and not c.endswith("months")]
+        charts = [("count", "发现数")] + [(amounts[0], AUDIT_LABELS.get(amounts[0], amounts[0]))] if amounts else \
+            [("count", "发现数")]
+        for i, (column, title) in enumerate(charts):
+            ax = fig.add_axes((0.07 + i * 0.48, 0.1, 0.4, min(below - 0.22, 0.3)))
+            ax.bar(np.arange(len(body)), body[column].to_numpy(dtype=float), color="#6baed6" if i == 0 else "#fd8d3c")
+            ax.set_xticks(np.arange(len(body)), body["district"], fontsize=ctx.fs(8))
+            ax.set_title(title, fontsize=ctx.fs(9.5))
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+            ax.spines[["top", "right"]].set_visible(False)
     return draw
 
 
@@ -844,7 +864,7 @@ def _atlas_page(unit_index):
             new = c.plan.sites[c.plan.sites["is_new"].astype(bool)]
             maps.draw_points(ax, new.geometry.values, marker="*", size=120 * ctx.scale ** 2, color="#cb181d",
                              edgecolor="white", linewidth=0.6, zorder=7)
-        _finish_map(ax, ctx, bounds, pad=0.05)
+        _finish_map(ax, ctx, bounds, pad=0.05, north=(0.95, 0.1))
         if child != "grid":
             maps.label_areas(ax, c.areas[child], fontsize=ctx.fs(8))
         entries = list(legend)
@@ -869,7 +889,7 @@ def _atlas_page(unit_index):
         if len(body) > fits:
             note = f"另有 {len(body) - fits + 1} 个{LEVEL_LABELS[child]}未列出（按需求排序），完整数据见 Excel。"
             body = body.sort_values("demand_index", ascending=False).head(fits - 1)
-        _draw_table(fig, ctx, (0.61, 0.3, 0.36, 0.6), pd.concat([body, total], ignore_index=True), columns,
+        below = _draw_table(fig, ctx, (0.61, 0.3, 0.36, 0.6), pd.concat([body, total], ignore_index=True), columns,
                     fontsize=7.5, total_last=True, title=f"{unit['name']} 分{LEVEL_LABELS[child]}指标")
         g = c.grids[inside]
         lines = [(f"{unit['name']}：{len(g):,} 个网格，常住人口 {g['population'].sum():,.0f} 人，"
@@ -879,8 +899,38 @@ def _atlas_page(unit_index):
             lines.append("服务缺口较大的网格：" + "、".join(worst["grid_name"].astype(str)) + "。")
         if note:
             lines.append(note)
-        _text_block(fig, ctx, 0.61, 0.27, lines, fontsize=8, width=0.36)
+        y = _text_block(fig, ctx, 0.61, below - 0.025, lines, fontsize=8, width=0.36)
+        _unit_coverage(fig, ctx, inside, (0.7, 0.1, 0.26, min(y - 0.17, 0.28)))
     return draw
+
+
+def _unit_coverage(fig, ctx, inside, rect):
+    """Bars of the share of demand within walking distance, this area against the whole scope."""
+    c = ctx.content
+    if c.coverage is None or not c.care_kinds or rect[3] < 0.1:
+        return
+    cov = c.coverage[c.coverage["kind"].isin(c.care_kinds)]
+    codes = set(c.grids.loc[inside, "grid_code"])
+    covered = cov.assign(hit=np.where(cov["covered"].astype(bool), cov["demand"], 0.0))
+    mine = covered[covered["grid_code"].isin(codes)].groupby("kind")[["hit", "demand"]].sum()
+    whole = covered.groupby("kind")[["hit", "demand"]].sum()
+    kinds = [k for k in c.care_kinds if k in mine.index]
+    if not kinds:
+        return
+    share = (mine["hit"] / mine["demand"].where(mine["demand"] > 0)).reindex(kinds).fillna(0) * 100
+    city = (whole["hit"] / whole["demand"].where(whole["demand"] > 0)).reindex(kinds).fillna(0) * 100
+    ax = fig.add_axes(rect)
+    y = np.arange(len(kinds))[::-1]
+    ax.barh(y, share, color=[_KIND_STYLE.get(k, ("o", "#999999"))[1] for k in kinds], height=0.6)
+    ax.scatter(city, y, marker="|", s=160 * ctx.scale ** 2, color="#222222", zorder=3,
+               label="全市" if c.district is None else c.district)
+    ax.set_yticks(y, [FACILITY_KIND_LABELS.get(k, k) for k in kinds], fontsize=ctx.fs(7.5))
+    ax.set_xlim(0, 100)
+    ax.set_title("15分钟步行圈覆盖的需求（%）", fontsize=ctx.fs(8.5), loc="left")
+    ax.tick_params(axis="x", labelsize=ctx.fs(7))
+    ax.legend(fontsize=ctx.fs(7), frameon=False, loc="lower right", handletextpad=0.2,
+              bbox_to_anchor=(1.0, 1.0), borderaxespad=0.1)
+    ax.spines[["top", "right"]].set_visible(False)
 
 
 def _locator(fig, ctx, geometry):

@@ -23,6 +23,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from gridmap.report.content import (
+    AUDIT_LABELS,
     CARE_KINDS,
     LABELS,
     SERVICE_LABELS,
@@ -242,16 +243,7 @@ _EXTRA_LABELS = {
     "placed": "已入格",
     "review_reason": "核查原因",
     "id_number": "身份证号（脱敏）",
-    "status": "核实状态",
-    "evidence": "核查依据",
-    "overpaid_amount": "多发金额(元)",
-    "overpaid_months": "多发月数",
-    "monthly_amount": "月发放金额(元)",
-    "death_date": "死亡日期",
-    "match_probability": "匹配概率",
-    "grid_worker": "网格员",
-    "type_id": "类型编号",
-    "site_name": "设施/站点",
+    **AUDIT_LABELS,
     **{f"dist_{k}": f"到{label}距离(米)" for k, label in FACILITY_KIND_LABELS.items()},
 }
 
