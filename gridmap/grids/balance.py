@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import shapely
+import shapely.ops
 from scipy.spatial import cKDTree
 from sklearn.cluster import KMeans
 
 from gridmap.errors import GridMapError
 from gridmap.grids.partition import absorb_fragments
-from gridmap.grids.topology import faces_of
+from gridmap.grids.topology import ON_EDGE_DEG, faces_of, insert_vertices
 
 __all__ = [
     "DEFAULT_TARGET",
@@ -40,8 +41,9 @@ __all__ = [
 ]
 
 DEFAULT_TARGET = (300, 500)
-_FILLERS_PER_PART = 30
+_FILLERS_PER_PART = 20
 _MAX_FILLERS = 1200
+_ON_OUTLINE_DEG = 1e-7  # ~1 cm: a separator end this close to the outline ends on it
 
 
 class InfeasibleBalance(GridMapError):
@@ -154,7 +156,7 @@ class BalanceModel:
     .. math::
 
         \\sum_p \\alpha \\frac{d_p}{m} + \\beta \\Big(\\frac{W_p - m}{m}\\Big)^2
-        + \\gamma (1 - PP_p)
+        + \\gamma (1 - PP_p)^2
 
     with :math:`W_p = \\sum_{i \\in p} w_i`, :math:`m = \\sum w / k`,
     :math:`d_p = \\max(0, lo - W_p, W_p - hi)`, Polsby-Popper
@@ -163,8 +165,9 @@ class BalanceModel:
 
     Solved heuristically: weighted k-means starts (and the current grids, if given),
     contiguity repair, then single-cell moves to a neighbouring part that lower the
-    cost and keep the donor connected (a local search of the AZP family), until no
-    move helps or the time limit is reached. The best start wins.
+    cost and keep the donor connected (a local search of the AZP family), iterated
+    with random perturbations of the best labelling until they stop paying off or
+    the time limit is reached.
 
     Parameters
     ----------
@@ -177,12 +180,18 @@ class BalanceModel:
     k : int
     target : (low, high)
     alpha, beta, gamma : float
-        Weights of range violation, spread and compactness.
+        Weights of range violation (large: the range comes first), spread, and
+        compactness (squared, so one badly shaped grid costs more than several
+        slightly rounder ones gain).
     initial : (n,) int array, optional
         A labelling to start from as well (e.g. the current grids).
     random_state : int
     time_limit : float
         Seconds for all starts together.
+    starts : int
+        Number of k-means starts.
+    patience : int
+        Perturbations in a row without improvement before the search stops.
 
     Attributes
     ----------
@@ -192,8 +201,8 @@ class BalanceModel:
     cost_ : float
     """
 
-    def __init__(self, weights, areas, perimeters, pairs, shared, centroids, k, target, *, alpha=10.0, beta=1.0,
-                 gamma=0.5, initial=None, random_state=0, time_limit=3.0, starts=4):
+    def __init__(self, weights, areas, perimeters, pairs, shared, centroids, k, target, *, alpha=100.0, beta=4.0,
+                 gamma=2.0, initial=None, random_state=0, time_limit=3.0, starts=4, patience=40):
         self.weights = np.asarray(weights, dtype=float)
         self.areas = np.asarray(areas, dtype=float)
         self.perimeters = np.asarray(perimeters, dtype=float)
@@ -210,6 +219,7 @@ class BalanceModel:
         self.random_state = random_state
         self.time_limit = float(time_limit)
         self.starts = int(starts)
+        self.patience = int(patience)
         self.neighbours = [[] for _ in range(n)]
         for (i, j), s in zip(self.pairs.tolist(), self.shared.tolist()):
             self.neighbours[i].append((j, s))
@@ -223,7 +233,7 @@ class BalanceModel:
         dev = max(0.0, lo - w, w - hi) / self.mean
         spread = (w - self.mean) / self.mean
         pp = 4 * math.pi * a / (p * p) if p > 0 else 0.0
-        return self.alpha * dev + self.beta * spread * spread + self.gamma * (1.0 - pp)
+        return self.alpha * dev + self.beta * spread * spread + self.gamma * (1.0 - pp) ** 2
 
     def cost(self, labels):
         """The objective of a labelling."""
@@ -363,8 +373,32 @@ class BalanceModel:
         model = KMeans(n_clusters=self.k, n_init=1, random_state=seed).fit(self.centroids, sample_weight=sample)
         return model.labels_.astype(np.int64)
 
+    def _perturb(self, labels, rng, moves):
+        """Move ``moves`` random boundary cells to a neighbouring part (keeping parts connected)."""
+        labels = labels.copy()
+        sizes = np.bincount(labels, minlength=self.k)
+        for i in rng.permutation(len(labels)).tolist():
+            if moves == 0:
+                break
+            p = labels[i]
+            options = sorted({labels[j] for j, _ in self.neighbours[i]} - {p})
+            if not options or sizes[p] == 1 or not self._stays_connected(labels, i, p):
+                continue
+            q = options[int(rng.integers(len(options)))]
+            labels[i] = q
+            sizes[p] -= 1
+            sizes[q] += 1
+            moves -= 1
+        return labels
+
     def solve(self):
-        """Search for the best labelling; return ``self`` with ``labels_`` and the part figures."""
+        """Search for the best labelling; return ``self`` with ``labels_`` and the part figures.
+
+        Each start is improved by local search; the best is then perturbed (a few
+        random boundary moves) and searched again while that keeps paying off
+        (iterated local search), until ``patience`` perturbations in a row fail or
+        the time limit is reached.
+        """
         start = time.perf_counter()
         deadline = start + self.time_limit
         rng = np.random.default_rng(self.random_state)
@@ -383,6 +417,15 @@ class BalanceModel:
             c = self.cost(labels)
             if c < best_cost:
                 best, best_cost = labels, c
+        stall = 0
+        moves = max(2, len(self.weights) // 40)
+        while self.k > 1 and stall < self.patience and time.perf_counter() < deadline:
+            labels = self._search(self._perturb(best, rng, moves), deadline, rng)
+            c = self.cost(labels)
+            if c < best_cost - 1e-12:
+                best, best_cost, stall = labels, c, 0
+            else:
+                stall += 1
         self.labels_ = best
         self.cost_ = best_cost
         self.households_ = np.bincount(best, self.weights, self.k)
@@ -446,27 +489,45 @@ def _adjacency(cells):
     return np.column_stack([left[ok], right[ok]]), shared[ok], lines[ok]
 
 
-def _snap_ends(lines, boundary_deg, vertices_deg):
-    """Move the ends of separating lines that lie on the outline to its nearest existing vertex."""
-    tree = shapely.STRtree(shapely.points(vertices_deg))
-    out = []
+def _attach_ends(lines, region_deg, fixed):
+    """Put the ends of separating lines exactly on the region's outline.
+
+    An end on the outline shared with a ``fixed`` (locked) grid moves to the nearest
+    existing vertex, so that grid keeps its exact shape and bytes; any other end is
+    projected onto the outline and becomes a new outline vertex (the editor adds it to
+    the neighbour across, as for any cut). Returns the lines and the new vertices.
+    """
+    outline = shapely.boundary(region_deg)
+    vertices = shapely.get_coordinates(outline)
+    tree = shapely.STRtree(shapely.points(vertices))
+    out, created = [], []
     for line in shapely.get_parts(lines):
         coords = shapely.get_coordinates(line)
         if len(coords) < 2:
             continue
         for end in (0, -1):
             point = shapely.points(coords[end])
-            if shapely.distance(point, boundary_deg) < 1e-7:
-                coords[end] = vertices_deg[int(tree.query_nearest(point)[0])]
+            if shapely.distance(point, outline) > _ON_OUTLINE_DEG:
+                continue
+            nearest_vertex = vertices[int(tree.query_nearest(point)[0])]
+            if fixed is not None and shapely.distance(point, fixed) <= _ON_OUTLINE_DEG:
+                coords[end] = nearest_vertex
+                continue
+            on = shapely.get_coordinates(shapely.ops.nearest_points(outline, point)[0])[0]
+            if np.hypot(*(on - nearest_vertex)) <= ON_EDGE_DEG:
+                on = nearest_vertex
+            else:
+                created.append(on)
+            coords[end] = on
         keep = np.ones(len(coords), dtype=bool)
         keep[1:] = np.any(coords[1:] != coords[:-1], axis=1)
         if keep.sum() >= 2:
             out.append(shapely.linestrings(coords[keep]))
-    return out
+    return out, np.asarray(created).reshape(-1, 2)
 
 
-def _draw_parts(editor, region_deg, cells, labels, k, simplify_m):
-    """Polygons (EPSG:4490) of the labelled cells, bounded by the region's own vertices."""
+def _draw_parts(editor, region_deg, cells, labels, k, simplify_m, fixed=None):
+    """Polygons (EPSG:4490) of the labelled cells, bounded by the region's outline."""
     pairs, _, lines = _adjacency(cells)
     differ = labels[pairs[:, 0]] != labels[pairs[:, 1]]
     parts_m = [shapely.union_all(cells[labels == q]) for q in range(k)]
@@ -476,11 +537,10 @@ def _draw_parts(editor, region_deg, cells, labels, k, simplify_m):
     if simplify_m > 0:
         separators = shapely.simplify(separators, simplify_m, preserve_topology=True)
     separators_deg = editor.store([separators])[0]
-    boundary = shapely.boundary(region_deg)
-    vertices = shapely.get_coordinates(boundary)
-    snapped = _snap_ends(separators_deg, boundary, vertices)
-    faces = faces_of([boundary, *snapped])
-    faces = faces[shapely.within(shapely.point_on_surface(faces), region_deg)]
+    attached, created = _attach_ends(separators_deg, region_deg, fixed)
+    region = insert_vertices(region_deg, created) if len(created) else region_deg
+    faces = faces_of([shapely.boundary(region), *attached])
+    faces = faces[shapely.within(shapely.point_on_surface(faces), region)]
     faces_m = editor.metric(faces)
     f_idx, p_idx = shapely.STRtree(np.asarray(parts_m, dtype=object)).query(faces_m, predicate="intersects")
     overlap = shapely.area(shapely.intersection(faces_m[f_idx], np.asarray(parts_m, dtype=object)[p_idx]))
@@ -499,7 +559,8 @@ def _draw_parts(editor, region_deg, cells, labels, k, simplify_m):
     return [p for p in polys if not shapely.is_empty(p)]
 
 
-def partition_area(editor, region_deg, residents, k, target, *, random_state=0, time_limit=3.0, simplify=True):
+def partition_area(editor, region_deg, residents, k, target, *, fixed=None, random_state=0, time_limit=3.0,
+                   simplify=True):
     """Divide one polygon into ``k`` grids of balanced households without cutting buildings.
 
     Parameters
@@ -513,12 +574,13 @@ def partition_area(editor, region_deg, residents, k, target, *, random_state=0, 
     k : int
     target : (low, high)
         Household range; ``(m, m)`` asks for parts as equal as possible.
+    fixed : shapely geometry, optional
+        Boundaries of locked grids: part boundaries meet them only at existing vertices.
 
     Returns
     -------
     list of shapely.Polygon
-        The parts in EPSG:4490 (at most ``k``), whose outline uses only the region's
-        vertices.
+        The parts in EPSG:4490 (at most ``k``); their union is the region.
     """
     if k <= 1:
         return [region_deg]
@@ -535,7 +597,7 @@ def partition_area(editor, region_deg, residents, k, target, *, random_state=0, 
     spacing = math.sqrt(shapely.area(region_m) / max(len(cells), 1))
     attempts = [0.5 * spacing, 0.0] if simplify else [0.0]
     for tolerance in attempts:
-        parts = _draw_parts(editor, region_deg, cells, model.labels_, k, tolerance)
+        parts = _draw_parts(editor, region_deg, cells, model.labels_, k, tolerance, fixed)
         complete = len(parts) == k and all(p.geom_type == "Polygon" for p in parts)
         if complete and (tolerance == 0 or _same_sides(editor, parts, buildings, points, cells, model.labels_)):
             return parts
@@ -636,6 +698,11 @@ def _households_and_cuts(residents, labels, n):
     return households.to_numpy(), cut
 
 
+def _bounds(geoms):
+    b = shapely.bounds(np.asarray(geoms, dtype=object))
+    return b[:, 0].min(), b[:, 1].min(), b[:, 2].max(), b[:, 3].max()
+
+
 def _allocate(k, weights):
     """Split ``k`` grids among areas in proportion to ``weights``, each area at least one."""
     weights = np.asarray(weights, dtype=float)
@@ -695,6 +762,9 @@ def propose_balance(editor, community_code, k=None, target=DEFAULT_TARGET, locke
         if not free:
             raise GridMapError(f"every grid of community {community_code} is locked")
         residents = editor._resident_points(tx, free)
+        all_locked = lockset | tx.locked()
+        box = _bounds([g.geom for g in free])
+        fixed_grids = [g.geom for g in tx.in_bbox(box) if g.code in all_locked]
         geom_col = tx.grids.geom_col
         fids = [g.fid for g in free]
         blobs = {g.fid: g.row[geom_col] for g in free}
@@ -716,13 +786,14 @@ def propose_balance(editor, community_code, k=None, target=DEFAULT_TARGET, locke
     if not region.is_valid:
         region = shapely.union_all(geoms)
     pieces = list(shapely.get_parts(region))
+    fixed = shapely.union_all(shapely.boundary(np.asarray(fixed_grids, dtype=object))) if fixed_grids else None
     xy = residents[["x", "y"]].to_numpy(float)
     where = _assign(xy, pieces)
     piece_households = [residents.loc[where == n, "household_id"].nunique() for n in range(len(pieces))]
     allocation = _allocate(k, np.asarray(piece_households) + 1e-6 * np.asarray(shapely.area(pieces)))
     parts = []
     for n, (piece, kc) in enumerate(zip(pieces, allocation)):
-        parts += partition_area(editor, piece, residents[where == n], int(kc), (lo, hi),
+        parts += partition_area(editor, piece, residents[where == n], int(kc), (lo, hi), fixed=fixed,
                                 random_state=random_state, time_limit=time_limit * kc / k)
     notes = []
     if len(parts) < k:
