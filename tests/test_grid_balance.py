@@ -228,3 +228,12 @@ def test_cli_balance_prints_the_comparison_and_applies_with_locks(dense, capsys)
     assert CODES[4] in set(Project(dense).read("grids")["grid_code"])
     assert main(["grid", "balance", str(dense), C1, "--target", "500-300"]) == 2
     assert "LOW <= HIGH" in capsys.readouterr().err
+
+
+def test_balance_reports_progress_and_can_be_cancelled(dense):
+    editor = GridEditor(dense)
+    steps = []
+    editor.propose_balance(C1, progress=lambda fraction, message: steps.append(fraction))
+    assert steps and steps[-1] == 1.0 and steps == sorted(steps)
+    with pytest.raises(GridMapError, match="balance cancelled"):
+        editor.propose_balance(C1, cancelled=lambda: True)

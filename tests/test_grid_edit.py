@@ -526,3 +526,28 @@ def test_reshape_draw_and_move_on_the_demo(project_copy):
             break
     assert_consistent(project_copy)
     assert len(history(project_copy)) == 3
+
+
+def test_draw_fills_a_gap_in_a_community(small):
+    project = Project(small)
+    grids = project.read("grids")
+    project.write({"grids": grids[grids["grid_code"] != G[4]]})
+    assert [p["check"] for p in validate_grids(project.read("grids"), project.read("communities")).problems] == ["gap"]
+    result = GridEditor(small).draw(metric_polygon((200, 0), (400, 0), (400, 200), (200, 200)), crs="4546")
+    assert result.added == [G[4]] and result.removed == []
+    assert metric_area(small, G[4]) == pytest.approx(40_000, abs=1)
+    assert grids_of(small).loc[G[4], "households"] == 1  # H7 lives in the gap
+    assert_consistent(small)
+
+
+def test_renumber_keeps_locked_codes(small):
+    editor = GridEditor(small)
+    editor.split(G[1], metric_line((120, 190), (120, 410)), crs="4546")
+    editor.lock([G[2]])
+    editor.renumber(C1)
+    grids = grids_of(small).to_crs(METRIC_CRS)
+    centres = {code: (round(p.x - 500_000), round(p.y - 3_398_000)) for code, p in grids.centroid.items()
+               if code.startswith(C1)}
+    assert centres[G[2]] == (300, 300)  # the locked grid kept its number
+    assert centres == {G[1]: (60, 300), G[3]: (160, 300), G[2]: (300, 300), G[4]: (100, 100), G[5]: (300, 100)}
+    assert_consistent(small)

@@ -24,6 +24,7 @@ from scipy.spatial import cKDTree
 from sklearn.cluster import KMeans
 
 from gridmap.errors import GridMapError
+from gridmap.grids.editstore import resident_points, transaction
 from gridmap.grids.partition import absorb_fragments
 from gridmap.grids.topology import ON_EDGE_DEG, faces_of, insert_vertices
 
@@ -192,6 +193,8 @@ class BalanceModel:
         Number of k-means starts.
     patience : int
         Perturbations in a row without improvement before the search stops.
+    cancelled : callable, optional
+        Returns True to stop the search early (the best labelling so far is kept).
 
     Attributes
     ----------
@@ -202,7 +205,7 @@ class BalanceModel:
     """
 
     def __init__(self, weights, areas, perimeters, pairs, shared, centroids, k, target, *, alpha=100.0, beta=4.0,
-                 gamma=2.0, initial=None, random_state=0, time_limit=3.0, starts=4, patience=40):
+                 gamma=2.0, initial=None, random_state=0, time_limit=3.0, starts=4, patience=40, cancelled=None):
         self.weights = np.asarray(weights, dtype=float)
         self.areas = np.asarray(areas, dtype=float)
         self.perimeters = np.asarray(perimeters, dtype=float)
@@ -220,6 +223,7 @@ class BalanceModel:
         self.time_limit = float(time_limit)
         self.starts = int(starts)
         self.patience = int(patience)
+        self.cancelled = cancelled
         self.neighbours = [[] for _ in range(n)]
         for (i, j), s in zip(self.pairs.tolist(), self.shared.tolist()):
             self.neighbours[i].append((j, s))
@@ -316,6 +320,9 @@ class BalanceModel:
                     stack.append(j)
         return not targets
 
+    def _running(self, deadline):
+        return time.perf_counter() < deadline and not (self.cancelled is not None and self.cancelled())
+
     def _search(self, labels, deadline, rng):
         labels = labels.copy()
         k = self.k
@@ -333,7 +340,7 @@ class BalanceModel:
                 P[lab[i]] -= 2 * s
         cost = self._part_cost
         improved = True
-        while improved and time.perf_counter() < deadline:
+        while improved and self._running(deadline):
             improved = False
             for i in rng.permutation(len(lab)).tolist():
                 p = lab[i]
@@ -408,7 +415,7 @@ class BalanceModel:
         seeds = [self.random_state + s for s in range(self.starts)]
         best, best_cost = None, np.inf
         for n, seed in enumerate([None] * len(starts) + seeds):
-            if n > 0 and time.perf_counter() > deadline:
+            if n > 0 and not self._running(deadline):
                 break
             labels = starts[n] if seed is None else (
                 self._kmeans_start(seed) if self.k > 1 else np.zeros(len(self.weights), dtype=np.int64))
@@ -419,7 +426,7 @@ class BalanceModel:
                 best, best_cost = labels, c
         stall = 0
         moves = max(2, len(self.weights) // 40)
-        while self.k > 1 and stall < self.patience and time.perf_counter() < deadline:
+        while self.k > 1 and stall < self.patience and self._running(deadline):
             labels = self._search(self._perturb(best, rng, moves), deadline, rng)
             c = self.cost(labels)
             if c < best_cost - 1e-12:
@@ -560,7 +567,7 @@ def _draw_parts(editor, region_deg, cells, labels, k, simplify_m, fixed=None):
 
 
 def partition_area(editor, region_deg, residents, k, target, *, fixed=None, random_state=0, time_limit=3.0,
-                   simplify=True):
+                   simplify=True, cancelled=None):
     """Divide one polygon into ``k`` grids of balanced households without cutting buildings.
 
     Parameters
@@ -576,6 +583,8 @@ def partition_area(editor, region_deg, residents, k, target, *, fixed=None, rand
         Household range; ``(m, m)`` asks for parts as equal as possible.
     fixed : shapely geometry, optional
         Boundaries of locked grids: part boundaries meet them only at existing vertices.
+    cancelled : callable, optional
+        Returns True to cut the search short.
 
     Returns
     -------
@@ -593,7 +602,7 @@ def partition_area(editor, region_deg, residents, k, target, *, fixed=None, rand
         raise GridMapError(f"the area is too small to make {k} grids")
     pairs, shared, _ = _adjacency(cells)
     model = BalanceModel(weights, shapely.area(cells), shapely.length(cells), pairs, shared, seeds, k, target,
-                         random_state=random_state, time_limit=time_limit).solve()
+                         random_state=random_state, time_limit=time_limit, cancelled=cancelled).solve()
     spacing = math.sqrt(shapely.area(region_m) / max(len(cells), 1))
     attempts = [0.5 * spacing, 0.0] if simplify else [0.0]
     for tolerance in attempts:
@@ -716,7 +725,7 @@ def _allocate(k, weights):
 
 
 def propose_balance(editor, community_code, k=None, target=DEFAULT_TARGET, locked=(), random_state=0,
-                    time_limit=4.0):
+                    time_limit=4.0, progress=None, cancelled=None):
     """Propose a re-division of a community's unlocked grids into ``k`` balanced grids.
 
     Parameters
@@ -733,6 +742,9 @@ def propose_balance(editor, community_code, k=None, target=DEFAULT_TARGET, locke
     random_state : int
     time_limit : float
         Seconds for the search.
+    progress : callable(fraction, message), optional
+    cancelled : callable() -> bool, optional
+        Polled during the search; when it returns True the proposal is abandoned.
 
     Returns
     -------
@@ -743,12 +755,14 @@ def propose_balance(editor, community_code, k=None, target=DEFAULT_TARGET, locke
     InfeasibleBalance
         When ``k`` grids of ``target`` households cannot hold the community's
         households; the message says how many are short or over.
+    GridMapError
+        ``balance cancelled`` when ``cancelled()`` turned True.
     """
     lo, hi = (float(v) for v in target)
     if lo > hi or hi <= 0:
         raise GridMapError(f"--target must be LOW-HIGH with LOW <= HIGH, got {lo:g}-{hi:g}")
     start = time.perf_counter()
-    with editor._transaction() as tx:
+    with transaction(editor.path) as tx:
         members = tx.community(community_code)
         if not members:
             raise GridMapError(f"no community {community_code}")
@@ -761,7 +775,7 @@ def propose_balance(editor, community_code, k=None, target=DEFAULT_TARGET, locke
         free = sorted((g for g in members if g.code not in lockset), key=lambda g: g.code)
         if not free:
             raise GridMapError(f"every grid of community {community_code} is locked")
-        residents = editor._resident_points(tx, free)
+        residents = resident_points(tx, free)
         all_locked = lockset | tx.locked()
         box = _bounds([g.geom for g in free])
         fixed_grids = [g.geom for g in tx.in_bbox(box) if g.code in all_locked]
@@ -793,8 +807,12 @@ def propose_balance(editor, community_code, k=None, target=DEFAULT_TARGET, locke
     allocation = _allocate(k, np.asarray(piece_households) + 1e-6 * np.asarray(shapely.area(pieces)))
     parts = []
     for n, (piece, kc) in enumerate(zip(pieces, allocation)):
+        if progress is not None:
+            progress(0.1 + 0.8 * n / len(pieces), f"dividing into {k} grids")
         parts += partition_area(editor, piece, residents[where == n], int(kc), (lo, hi), fixed=fixed,
-                                random_state=random_state, time_limit=time_limit * kc / k)
+                                random_state=random_state, time_limit=time_limit * kc / k, cancelled=cancelled)
+        if cancelled is not None and cancelled():
+            raise GridMapError("balance cancelled")
     notes = []
     if len(parts) < k:
         notes.append(f"only {len(parts)} parts could be drawn")
@@ -816,6 +834,8 @@ def propose_balance(editor, community_code, k=None, target=DEFAULT_TARGET, locke
         quality_after=balance_quality(after_households, after_m, (lo, hi), after_cut),
         seconds=time.perf_counter() - start, notes=notes,
     )
+    if progress is not None:
+        progress(1.0, "proposal ready")
     if not proposal.feasible:
         proposal.notes.append(f"{len(parts) - proposal.quality_after['within_target']} grid(s) outside "
                               f"{lo:g}-{hi:g} households: buildings are too large or too few to fit the range")

@@ -27,23 +27,30 @@ for byte, survives reopening the project, and needs no recomputation.
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
-import pandas as pd
 import pyproj
 import shapely
 import shapely.ops
 
 from gridmap.crs import METRIC_CRS, STORE_CRS, parse_crs
 from gridmap.errors import GridMapError
-from gridmap.geocode.assign import GridIndex
 from gridmap.grids import editlog
-from gridmap.grids.gpkg_rows import LayerTable, connect, decode_blob, decode_points, encode_blob
+from gridmap.grids.editstore import (
+    LEVEL_TABLES,
+    Target,
+    apply_grid_changes,
+    bbox,
+    count_members,
+    level_changes,
+    reassign_points,
+    resident_points,
+    transaction,
+)
+from gridmap.grids.gpkg_rows import decode_blob, encode_blob
 from gridmap.grids.topology import (
     ON_EDGE_DEG,
     faces_of,
@@ -68,7 +75,6 @@ __all__ = [
 DEFAULT_MIN_AREA_M2 = 1000.0  # a grid smaller than ~30 m x 30 m is a digitising sliver, not a work area
 DEFAULT_SNAP_M = 1.0  # drawn lines snap to existing vertices within a metre
 _SEGMENTIZE_M = 10.0  # metric input is densified before reprojection so straight lines stay straight
-_LEVEL_TABLES = {"communities": "community_code", "subdistricts": "subdistrict_code", "districts": "district_code"}
 _HIERARCHY = ["community_code", "community", "subdistrict_code", "subdistrict", "district_code", "district", "zone"]
 
 
@@ -141,91 +147,6 @@ class EditResult:
     summary: str = ""
 
 
-@dataclass
-class _Grid:
-    """A grid row as read: the row dict (geometry as the stored blob) and the decoded polygon."""
-
-    row: dict
-    geom: object
-
-    @property
-    def code(self):
-        return self.row["grid_code"]
-
-    @property
-    def fid(self):
-        return self.row["fid"]
-
-
-@dataclass
-class _Target:
-    """A grid as an edit leaves it: ``fid`` of the row it rewrites (None for a new row)."""
-
-    fid: int | None
-    attrs: dict
-    geom: object
-
-    @property
-    def code(self):
-        return self.attrs["grid_code"]
-
-
-class _Transaction:
-    """One ``BEGIN IMMEDIATE`` … ``COMMIT`` on the project with the layers' SQL shapes."""
-
-    def __init__(self, path):
-        self.con = connect(path)
-        self.con.execute("BEGIN IMMEDIATE")
-        self.tables = {}
-        for name in ("grids", "residents", "facilities", *_LEVEL_TABLES):
-            table = LayerTable.describe(self.con, name)
-            if table is not None:
-                self.tables[name] = table
-        if "grids" not in self.tables:
-            raise GridMapError(f"{path}: has no grids layer; import grids first")
-        self.grids = self.tables["grids"]
-        if "grid_code" not in self.grids.columns:
-            raise GridMapError(f"{path}: the grids layer has no grid_code column")
-
-    def read(self, where, params=()):
-        return [_Grid(row, decode_blob(row[self.grids.geom_col])) for row in self.grids.select(self.con, where, params)]
-
-    def by_codes(self, codes):
-        codes = [str(c) for c in codes]
-        found = {g.code: g for g in self.read(f"grid_code IN ({','.join('?' * len(codes))})", codes)}
-        for code in codes:
-            if code not in found:
-                raise GridMapError(f"no grid {code}")
-        return [found[c] for c in codes]
-
-    def in_bbox(self, bbox, exclude=()):
-        fids = sorted(set(self.grids.fids_in_bbox(self.con, bbox)) - set(exclude))
-        return [_Grid(r, decode_blob(r[self.grids.geom_col])) for r in self.grids.select_fids(self.con, fids)]
-
-    def community(self, code):
-        return self.read("community_code = ?", (code,))
-
-    def locked(self):
-        if not self.con.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (editlog.LOCK_TABLE,)).fetchone():
-            return set()
-        return {r[0] for r in self.con.execute(f"SELECT grid_code FROM {editlog.LOCK_TABLE}")}
-
-    def next_codes(self, community_code, n, taken=()):
-        """``n`` unused grid codes of a community: its highest grid number plus one, and on."""
-        codes = {r[0] for r in self.con.execute("SELECT grid_code FROM grids WHERE community_code = ?", (community_code,))}
-        codes |= set(taken)
-        numbers = [int(c[-3:]) for c in codes if str(c)[-3:].isdigit() and str(c).startswith(community_code)]
-        start = max(numbers, default=0) + 1
-        if start + n - 1 > 999:
-            raise GridMapError(f"community {community_code} has no free grid numbers left (001-999)")
-        return [f"{community_code}{number:03d}" for number in range(start, start + n)]
-
-
-def _bbox(geoms):
-    b = shapely.bounds(np.asarray([g for g in geoms if g is not None], dtype=object))
-    return float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max())
-
-
 def _grid_name(attrs, code):
     community = attrs.get("community") or ""
     return f"{community}第{int(code[-3:])}网格" if str(code)[-3:].isdigit() else str(code)
@@ -276,19 +197,6 @@ class GridEditor:
         return f"GridEditor({str(self.path)!r}, user={self.user!r})"
 
     # ----------------------------------------------------------------- helpers
-    @contextlib.contextmanager
-    def _transaction(self):
-        tx = _Transaction(self.path)
-        try:
-            yield tx
-            tx.con.execute("COMMIT")
-        except BaseException:
-            if tx.con.in_transaction:
-                tx.con.execute("ROLLBACK")
-            raise
-        finally:
-            tx.con.close()
-
     def metric(self, geoms):
         """Geometries (EPSG:4490) transformed to EPSG:4546 metres."""
         return shapely.transform(
@@ -352,7 +260,7 @@ class GridEditor:
         line = parse_geometry(line, crs)
         if line.geom_type not in ("LineString", "MultiLineString"):
             raise GridMapError(f"split needs a line, got a {line.geom_type}")
-        with self._transaction() as tx:
+        with transaction(self.path) as tx:
             (grid,) = tx.by_codes([grid_code])
             self._check_unlocked(tx, [grid.code])
             line = shapely.snap(line, shapely.multipoints(ring_vertices(grid.geom)), self._snap_deg(grid.geom))
@@ -376,10 +284,10 @@ class GridEditor:
         parts = int(parts)
         if parts < 2:
             raise GridMapError(f"--parts must be at least 2, got {parts}")
-        with self._transaction() as tx:
+        with transaction(self.path) as tx:
             (grid,) = tx.by_codes([grid_code])
             self._check_unlocked(tx, [grid.code])
-            residents = self._resident_points(tx, [grid])
+            residents = resident_points(tx, [grid])
             total = residents["household_id"].nunique()
             pieces = partition_area(self, grid.geom, residents, parts, (total / parts, total / parts),
                                     random_state=random_state)
@@ -398,7 +306,7 @@ class GridEditor:
         codes = list(dict.fromkeys(str(c) for c in codes))
         if len(codes) < 2:
             raise GridMapError("merge needs at least two different grid codes")
-        with self._transaction() as tx:
+        with transaction(self.path) as tx:
             grids = tx.by_codes(codes)
             communities = {g.row["community_code"] for g in grids}
             if len(communities) > 1:
@@ -413,7 +321,7 @@ class GridEditor:
             if merged.geom_type != "Polygon" or not merged.is_valid:
                 merged = shapely.union_all(geoms)
             keep = min(grids, key=lambda g: g.code)
-            target = _Target(keep.fid, dict(_attrs(keep.row, self_geom=tx.grids.geom_col)), merged)
+            target = Target(keep.fid, dict(_attrs(keep.row, self_geom=tx.grids.geom_col)), merged)
             return self._commit(tx, "merge", {"codes": codes}, grids, [target])
 
     def reshape(self, line, crs=STORE_CRS):
@@ -434,7 +342,7 @@ class GridEditor:
         line = parse_geometry(line, crs)
         if line.geom_type != "LineString":
             raise GridMapError(f"reshape needs a single line, got a {line.geom_type}")
-        with self._transaction() as tx:
+        with transaction(self.path) as tx:
             tol = self._snap_deg(line)
             candidates = tx.in_bbox(_grow(shapely.bounds(line), tol))
             a, b, shared, q0, q1 = self._find_pair(candidates, line, tol)
@@ -473,7 +381,7 @@ class GridEditor:
                 geom = shapely.coverage_union_all(mine)
                 if geom.geom_type != "Polygon":
                     raise GridMapError(f"reshape would split grid {grid.code} in two")
-                targets.append(_Target(grid.fid, _attrs(grid.row, tx.grids.geom_col), geom))
+                targets.append(Target(grid.fid, _attrs(grid.row, tx.grids.geom_col), geom))
             params = {"line": shapely.to_wkt(new_line, rounding_precision=-1), "grids": [a.code, b.code]}
             return self._commit(tx, "reshape", params, [a, b], targets)
 
@@ -487,7 +395,7 @@ class GridEditor:
         polygon = parse_geometry(polygon, crs)
         if polygon.geom_type != "Polygon":
             raise GridMapError(f"draw needs a polygon, got a {polygon.geom_type}")
-        with self._transaction() as tx:
+        with transaction(self.path) as tx:
             tol = self._snap_deg(polygon)
             nearby = tx.in_bbox(_grow(shapely.bounds(polygon), tol))
             if not nearby:
@@ -530,13 +438,13 @@ class GridEditor:
                 geom = shapely.coverage_union_all(rest)
                 if geom.geom_type != "Polygon":
                     raise GridMapError(f"the drawn grid would cut grid {grid.code} in two")
-                targets.append(_Target(grid.fid, _attrs(grid.row, tx.grids.geom_col), geom))
+                targets.append(Target(grid.fid, _attrs(grid.row, tx.grids.geom_col), geom))
             self._check_unlocked(tx, [g.code for g in before])
             template = members[0].row
             (code,) = tx.next_codes(community_code, 1)
             attrs = {**{c: template.get(c) for c in _HIERARCHY if c in template}, "grid_code": code}
             attrs["grid_name"] = _grid_name(attrs, code)
-            targets.append(_Target(None, attrs, new_geom))
+            targets.append(Target(None, attrs, new_geom))
             params = {"polygon": shapely.to_wkt(new_geom, rounding_precision=-1), "community_code": community_code}
             return self._commit(tx, "draw", params, before, targets, grow_within=shape)
 
@@ -549,7 +457,7 @@ class GridEditor:
             ``grid … does not border community …``, ``grid … is locked``,
             ``community … would have no grids``, ``moving … would split community …``.
         """
-        with self._transaction() as tx:
+        with transaction(self.path) as tx:
             (grid,) = tx.by_codes([grid_code])
             self._check_unlocked(tx, [grid.code])
             source = grid.row["community_code"]
@@ -575,9 +483,9 @@ class GridEditor:
             attrs["grid_code"] = code
             attrs["grid_name"] = _grid_name(attrs, code)
             params = {"grid_code": grid.code, "community_code": community_code}
-            moved = {level: {grid.row[col], attrs[col]} for level, col in _LEVEL_TABLES.items()
+            moved = {level: {grid.row[col], attrs[col]} for level, col in LEVEL_TABLES.items()
                      if grid.row.get(col) != attrs.get(col)}
-            return self._commit(tx, "move", params, [grid], [_Target(grid.fid, attrs, grid.geom)],
+            return self._commit(tx, "move", params, [grid], [Target(grid.fid, attrs, grid.geom)],
                                 reshape_levels=moved)
 
     def renumber(self, community_code):
@@ -587,7 +495,7 @@ class GridEditor:
         east. Locked grids keep their codes; the others take the remaining numbers.
         Returns a result with ``edit_id`` None when the codes are already in order.
         """
-        with self._transaction() as tx:
+        with transaction(self.path) as tx:
             members = tx.community(community_code)
             if not members:
                 raise GridMapError(f"no community {community_code}")
@@ -606,13 +514,13 @@ class GridEditor:
                 attrs["grid_code"] = code
                 attrs["grid_name"] = _grid_name(attrs, code)
                 before.append(grid)
-                targets.append(_Target(grid.fid, attrs, grid.geom))
+                targets.append(Target(grid.fid, attrs, grid.geom))
             if not targets:
                 return EditResult(None, "renumber", summary=f"community {community_code} is already in reading order")
             return self._commit(tx, "renumber", {"community_code": community_code}, before, targets)
 
     def propose_balance(self, community_code, k=None, target=(300, 500), locked=(), random_state=0,
-                        time_limit=4.0):
+                        time_limit=4.0, progress=None, cancelled=None):
         """Propose a re-division of a community into ``k`` grids of ``target`` households.
 
         See :func:`gridmap.grids.balance.propose_balance`; nothing is written until
@@ -621,7 +529,8 @@ class GridEditor:
         from gridmap.grids.balance import propose_balance
 
         return propose_balance(self, community_code, k=k, target=target, locked=locked,
-                               random_state=random_state, time_limit=time_limit)
+                               random_state=random_state, time_limit=time_limit, progress=progress,
+                               cancelled=cancelled)
 
     def apply_balance(self, proposal):
         """Accept a balance proposal: replace the community's unlocked grids with its parts.
@@ -632,7 +541,7 @@ class GridEditor:
         """
         from scipy.optimize import linear_sum_assignment
 
-        with self._transaction() as tx:
+        with transaction(self.path) as tx:
             grids = tx.read(f"fid IN ({','.join('?' * len(proposal.fids))})", list(proposal.fids))
             current = {g.fid: g.row[tx.grids.geom_col] for g in grids}
             if current != proposal.blobs:
@@ -650,12 +559,12 @@ class GridEditor:
             for i, part in enumerate(parts):
                 if i in match:
                     old = grids[match[i]]
-                    targets.append(_Target(old.fid, _attrs(old.row, tx.grids.geom_col), part))
+                    targets.append(Target(old.fid, _attrs(old.row, tx.grids.geom_col), part))
                 else:
                     code = extra.pop(0)
                     attrs = {**{c: template.get(c) for c in _HIERARCHY if c in template}, "grid_code": code}
                     attrs["grid_name"] = _grid_name(attrs, code)
-                    targets.append(_Target(None, attrs, part))
+                    targets.append(Target(None, attrs, part))
             params = {"community_code": proposal.community_code, "k": len(parts),
                       "target": list(proposal.target), "locked": sorted(proposal.locked)}
             return self._commit(tx, "balance", params, grids, targets)
@@ -670,7 +579,7 @@ class GridEditor:
         return self._replay(forward=True)
 
     def _replay(self, forward):
-        with self._transaction() as tx:
+        with transaction(self.path) as tx:
             tables = dict(tx.tables)
             target = editlog.redo_target(tx.con) if forward else editlog.undo_target(tx.con)
             if target is None:
@@ -684,7 +593,7 @@ class GridEditor:
             geoms = [decode_blob(b) for b in blobs if b is not None]
             if geoms:
                 fids = {c.fid for c in restored}
-                neighbours = [g.geom for g in tx.in_bbox(_bbox(geoms), exclude=fids)]
+                neighbours = [g.geom for g in tx.in_bbox(bbox(geoms), exclude=fids)]
                 problem = self._overlap_problem(geoms, neighbours)
                 if problem:
                     raise GridMapError(f"cannot {'redo' if forward else 'undo'} edit {edit.id}: {problem}")
@@ -704,7 +613,7 @@ class GridEditor:
     def lock(self, codes):
         """Lock grids: no edit or balance may change them until they are unlocked."""
         codes = [str(c) for c in codes]
-        with self._transaction() as tx:
+        with transaction(self.path) as tx:
             tx.by_codes(codes)
             editlog.ensure_tables(tx.con)
             tx.con.executemany(
@@ -714,13 +623,13 @@ class GridEditor:
 
     def unlock(self, codes):
         """Unlock grids."""
-        with self._transaction() as tx:
+        with transaction(self.path) as tx:
             if tx.locked():
                 tx.con.executemany(f"DELETE FROM {editlog.LOCK_TABLE} WHERE grid_code = ?", [(str(c),) for c in codes])
 
     def locked(self):
         """Codes of the locked grids."""
-        with self._transaction() as tx:
+        with transaction(self.path) as tx:
             return sorted(tx.locked())
 
     # ------------------------------------------------------------ internals
@@ -728,11 +637,11 @@ class GridEditor:
         pieces = sorted(pieces, key=lambda p: -shapely.area(p))
         codes = tx.next_codes(grid.row["community_code"], len(pieces) - 1)
         base = _attrs(grid.row, tx.grids.geom_col)
-        targets = [_Target(grid.fid, base, pieces[0])]
+        targets = [Target(grid.fid, base, pieces[0])]
         for code, piece in zip(codes, pieces[1:]):
             attrs = {**{c: base.get(c) for c in _HIERARCHY if c in base}, "grid_code": code}
             attrs["grid_name"] = _grid_name(attrs, code)
-            targets.append(_Target(None, attrs, piece))
+            targets.append(Target(None, attrs, piece))
         return targets
 
     def _check_connected(self, grids):
@@ -788,23 +697,6 @@ class GridEditor:
                 return decode_blob(rows[0][table.geom_col])
         return shapely.coverage_union_all([g.geom for g in members])
 
-    def _resident_points(self, tx, grids):
-        """Residents placed in ``grids``: x, y (EPSG:4490), household_id, building_id, grid_code."""
-        table = tx.tables.get("residents")
-        columns = ["x", "y", "household_id", "building_id", "grid_code"]
-        if table is None or not grids:
-            return pd.DataFrame({c: pd.Series(dtype=float if c in "xy" else object) for c in columns})
-        wanted = [c for c in ("grid_code", "household_id", "building_id") if c in table.columns]
-        names, rows = table.select_bbox(tx.con, _bbox([g.geom for g in grids]), wanted)
-        frame = pd.DataFrame(rows, columns=names)
-        x, y = decode_points(frame[table.geom_col].tolist()) if len(frame) else (np.empty(0), np.empty(0))
-        frame = frame.assign(x=x, y=y)
-        for column in columns:
-            if column not in frame:
-                frame[column] = None
-        keep = frame["grid_code"].isin({g.code for g in grids}).to_numpy() & np.isfinite(frame["x"].to_numpy(float))
-        return frame.loc[keep, columns].reset_index(drop=True)
-
     def _overlap_problem(self, changed, neighbours):
         """A one-line description of the first overlap among ``changed`` and ``neighbours``, or None."""
         geoms = np.asarray(list(changed) + list(neighbours), dtype=object)
@@ -822,7 +714,7 @@ class GridEditor:
         """Check, recount, write and log an edit that replaces ``before`` grids by ``targets``."""
         geom_col = tx.grids.geom_col
         before_fids = {g.fid for g in before}
-        neighbours = tx.in_bbox(_bbox([g.geom for g in before] + [t.geom for t in targets]), exclude=before_fids)
+        neighbours = tx.in_bbox(bbox([g.geom for g in before] + [t.geom for t in targets]), exclude=before_fids)
         target_geoms, neighbour_geoms, touched = stitch([t.geom for t in targets], [g.geom for g in neighbours])
         for t, geom in zip(targets, target_geoms):
             t.geom = geom
@@ -833,34 +725,19 @@ class GridEditor:
         self._check_rules(before, targets, neighbours, neighbour_geoms, grow_within)
 
         # Re-assign points in the changed area and recount every grid whose members changed.
-        local_codes = [t.code for t in targets] + [g.code for g in neighbours]
-        local_geoms = [t.geom for t in targets] + list(neighbour_geoms)
-        index = GridIndex(gpd.GeoDataFrame({"grid_code": local_codes}, geometry=local_geoms, crs=STORE_CRS))
-        area_bbox = _bbox([g.geom for g in before] + [t.geom for t in targets])
+        area = bbox([g.geom for g in before] + [t.geom for t in targets])
         removed_codes = {g.code for g in before} - {t.code for t in targets}
-        points = {}
+        points = reassign_points(tx, [t.code for t in targets] + [g.code for g in neighbours],
+                                 [t.geom for t in targets] + list(neighbour_geoms), area, removed_codes)
         recount_codes = {t.code for t in targets}
-        for layer, extra in (("residents", ["household_id", "age"]), ("facilities", ["kind"])):
-            table = tx.tables.get(layer)
-            if table is None or "grid_code" not in table.columns:
-                continue
-            cols = ["grid_code"] + [c for c in extra if c in table.columns]
-            names, rows = table.select_bbox(tx.con, area_bbox, cols)
-            frame = pd.DataFrame(rows, columns=names)
-            x, y = decode_points(frame[table.geom_col].tolist()) if len(frame) else (np.empty(0), np.empty(0))
-            old = frame["grid_code"].to_numpy(dtype=object)
-            new = index.assign(x, y)
-            # Points in no local grid (a gap) keep their code unless their grid is gone.
-            new = np.where(pd.isna(new), old, new)
-            moved = np.flatnonzero(new != old)
-            stranded = np.isin(new, list(removed_codes))
-            if stranded.any():
-                raise GridMapError(f"{int(stranded.sum())} {layer} in grid {new[stranded][0]} would fall outside every grid")
-            frame["grid_code"] = new
-            points[layer] = (table, frame.drop(columns=[table.geom_col]), moved, old)
-            recount_codes |= set(old[moved]) | set(new[moved])
+        for _, _, moved, old in points.values():
+            recount_codes |= set(old[moved])
+        for _, frame, moved, _ in points.values():
+            recount_codes |= set(frame["grid_code"].to_numpy()[moved])
         recount_codes -= removed_codes
-        counts = self._counts(tx, points, recount_codes, [t for t in targets], neighbours, neighbour_geoms)
+        geom_of = {t.code: t.geom for t in targets}
+        geom_of.update({g.code: geom for g, geom in zip(neighbours, neighbour_geoms)})
+        counts = count_members(tx, points, recount_codes, geom_of, complete={t.code for t in targets})
 
         # Rows: targets, removed grids, neighbours that gained a vertex or members.
         count_cols = [c for c in tx.grids.columns if c in GRID_COUNT_COLUMNS or c.startswith("fac_")]
@@ -903,24 +780,12 @@ class GridEditor:
                                                        list(old[moved]), list(frame["grid_code"].to_numpy()[moved])))
 
         # Apply grid rows, then the derived levels (they count the written grids), then log.
-        for change in changes:
-            if change.action == "insert":
-                change.fid = tx.grids.insert(tx.con, change.after)
-                change.after = {**change.after}
-            elif change.action == "delete":
-                tx.grids.delete(tx.con, change.fid)
-            else:
-                tx.grids.update(tx.con, change.fid, change.after)
-        for change in code_changes:
-            tx.tables[change.layer].update_column(tx.con, change.column, change.fids, change.after)
         now = editlog._now()
-        tx.grids.touch(tx.con, now)
-        for change in code_changes:
-            tx.tables[change.layer].touch(tx.con, now)
+        apply_grid_changes(tx, changes, code_changes, now)
         before_rows = [g.row for g in before]
         after_rows = [t.attrs for t in targets]
         created = _new_vertices([t.geom for t in targets], [g.geom for g in before])
-        changes += self._level_changes(tx, before_rows + after_rows, reshape_levels or {}, created)
+        changes += level_changes(tx, before_rows + after_rows, reshape_levels or {}, created)
 
         before_codes = sorted(g.code for g in before)
         after_codes = sorted(t.code for t in targets)
@@ -971,104 +836,6 @@ class GridEditor:
             local_after = np.asarray(geoms + list(neighbour_geoms), dtype=object)
             if not shapely.coverage_is_valid(local_after):
                 raise GridMapError("edit refused: the new boundaries would not match their neighbours' vertices")
-
-    def _counts(self, tx, points, codes, targets, neighbours, neighbour_geoms):
-        """Counts of the grids ``codes`` from their residents and facilities (all of them)."""
-        if not codes:
-            return {}
-        grids = tx.grids
-        count_cols = [c for c in grids.columns if c in GRID_COUNT_COLUMNS or c.startswith("fac_")]
-        # Grids whose members reach beyond the queried box: read the rest of their points.
-        geom_of = {t.code: t.geom for t in targets}
-        geom_of.update({g.code: geom for g, geom in zip(neighbours, neighbour_geoms)})
-        frames = {}
-        for layer, (table, frame, _, _) in points.items():
-            outside = [c for c in codes if c in geom_of and c not in {t.code for t in targets}]
-            if outside:
-                names, rows = table.select_bbox(tx.con, _bbox([geom_of[c] for c in outside]),
-                                                [c for c in frame.columns if c != table.fid_col])
-                more = pd.DataFrame(rows, columns=names).drop(columns=[table.geom_col])
-                more = more[~more[table.fid_col].isin(frame[table.fid_col])]
-                frame = pd.concat([frame, more], ignore_index=True)
-            frames[layer] = frame[frame["grid_code"].isin(codes)]
-        result = {code: {c: 0 for c in count_cols} for code in codes}
-        residents = frames.get("residents")
-        if residents is not None and len(residents):
-            by = residents.groupby("grid_code")
-            stats = {"population": by.size()}
-            if "household_id" in residents:
-                stats["households"] = by["household_id"].nunique()
-            if "age" in residents:
-                age = pd.to_numeric(residents["age"], errors="coerce")
-                stats["elderly_60"] = (age >= 60).groupby(residents["grid_code"]).sum()
-                stats["elderly_80"] = (age >= 80).groupby(residents["grid_code"]).sum()
-            for column, series in stats.items():
-                if column in count_cols:
-                    for code, value in series.items():
-                        result[code][column] = int(value)
-        facilities = frames.get("facilities")
-        if facilities is not None and len(facilities) and "kind" in facilities:
-            # Candidate sites are proposals, not services (as in the geocoder's recount).
-            real = facilities[facilities["kind"] != "candidate"]
-            for (code, kind), value in real.groupby(["grid_code", "kind"]).size().items():
-                column = f"fac_{kind}"
-                if column in count_cols:
-                    result[code][column] = int(value)
-        return result
-
-    def _level_changes(self, tx, rows, reshape_levels, created):
-        """Keep communities, sub-districts and districts in step with the grids.
-
-        ``grid_count`` of the units the edit involves; for a move, the geometry of the
-        units that lost or gained the grid; and any vertex the edit created on a unit's
-        boundary, inserted there too so the unit and its grids stay noded alike.
-        """
-        changes = []
-        for level, code_col in _LEVEL_TABLES.items():
-            table = tx.tables.get(level)
-            if table is None or code_col not in table.columns:
-                continue
-            codes = sorted({r.get(code_col) for r in rows if r.get(code_col)})
-            found = {}
-            for code in codes:
-                for row in table.select(tx.con, f'"{code_col}" = ?', (code,)):
-                    found[row[table.fid_col]] = row
-            if len(created) and table.geom_col:
-                box = (*(created.min(axis=0) - ON_EDGE_DEG), *(created.max(axis=0) + ON_EDGE_DEG))
-                for row in table.select_fids(tx.con, table.fids_in_bbox(tx.con, box)):
-                    found.setdefault(row[table.fid_col], row)
-            for fid in sorted(found):
-                row = found[fid]
-                code = row[code_col]
-                diff = {}
-                if "grid_count" in table.columns and code in codes:
-                    count = tx.con.execute(f'SELECT count(*) FROM grids WHERE "{code_col}" = ?', (code,)).fetchone()[0]
-                    if row.get("grid_count") != count:
-                        diff["grid_count"] = count
-                if table.geom_col and row[table.geom_col] is not None:
-                    if code in reshape_levels.get(level, ()):
-                        geoms = [decode_blob(r[0]) for r in tx.con.execute(
-                            f'SELECT "{tx.grids.geom_col}" FROM grids WHERE "{code_col}" = ?', (code,))]
-                        shape = shapely.coverage_union_all(geoms)
-                        if (table.geometry_type or "").upper().startswith("MULTI") and shape.geom_type == "Polygon":
-                            shape = shapely.MultiPolygon([shape])
-                        blob = _encode(shape, table)
-                        if blob != row[table.geom_col]:
-                            diff[table.geom_col] = blob
-                    elif len(created):
-                        shape = decode_blob(row[table.geom_col])
-                        stitched = insert_vertices(shape, created)
-                        if stitched is not shape:
-                            diff[table.geom_col] = _encode(stitched, table)
-                if diff:
-                    table.update(tx.con, fid, diff)
-                    before = {k: row[k] for k in diff}
-                    before[code_col] = row[code_col]
-                    changes.append(editlog.RowChange(level, fid, before, {**diff, code_col: row[code_col]}))
-            if changes:
-                table.touch(tx.con, editlog._now())
-        return changes
-
 
 # ------------------------------------------------------------------ helpers
 def _login():
