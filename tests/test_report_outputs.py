@@ -287,3 +287,20 @@ def test_report_command_writes_the_workbook(project, tmp_path, capsys):
     assert book.sheetnames[: len(SHEETS)] == list(SHEETS)
     assert main(["report", str(project.path), "--district", "江汉区", "--xlsx", str(out), "--quiet"]) == 2
     assert "江汉区" in capsys.readouterr().err
+
+
+def test_grids_only_project_still_gets_every_output(demo_project, tmp_path):
+    """A project with nothing but grids (no counts, residents or facilities): no crash, no empty page."""
+    columns = ["grid_code", "grid_name", "community_code", "community", "subdistrict_code", "subdistrict",
+               "district_code", "district"]
+    grids = Project(demo_project).read("grids", columns=columns)
+    project = Project.create(tmp_path / "bare.gpkg", {"grids": grids}, meta={"name": "bare"})
+    result = build_report(project, pdf=tmp_path / "b.pdf", html=tmp_path / "b.html", xlsx=tmp_path / "b.xlsx")
+    assert result.computed == []
+    assert set(result.notes) == {"demand", "clusters", "heatmap", "coverage", "plan", "audit"}
+    assert result.pdf_pages == 2 + 1 + 2 + 4  # cover, contents, overview, KPI (districts, sub-districts), atlas
+    assert result.sheets["网格明细"] == 1421 and result.sheets["设施负荷"] == 1  # a one-line note
+    if shutil.which("pdftotext"):
+        pages = _run("pdftotext", "-layout", str(result.pdf), "-").split("\f")[:-1]
+        assert all(len(page.strip()) > 40 for page in pages)
+        assert pages[1].count("不可用（见数据与方法说明）") == 3  # demand, coverage, plan in the contents

@@ -777,7 +777,8 @@ def area_kpis(content, level="district", within=None) -> pd.DataFrame:
     frame = pd.DataFrame(grids.drop(columns="geometry"))
     frame["grids"] = 1
     fac_columns = [f"fac_{k}" for k in CARE_KINDS if f"fac_{k}" in frame]
-    frame["care_facilities"] = frame[fac_columns].sum(axis=1) if fac_columns else np.nan
+    if fac_columns:
+        frame["care_facilities"] = frame[fac_columns].sum(axis=1)
     sums = {c: "sum" for c in ("grids", "households", "population", "elderly_60", "elderly_80",
                                "demand_index", "care_facilities") if c in frame}
     agg = {column: (column, how) for column, how in sums.items()}
@@ -805,10 +806,7 @@ def area_kpis(content, level="district", within=None) -> pd.DataFrame:
         table.loc[table["name"] == "合计", "coverage_rate"] = overall
     order = ["code", "name", "grids", "communities", "households", "population", "elderly_60",
              "ageing_rate", "elderly_80", "demand_index", "care_facilities", "coverage_rate"]
-    table = table[[c for c in order if c in table]]
-    if table["care_facilities"].isna().all() if "care_facilities" in table else False:
-        table = table.drop(columns="care_facilities")
-    return table
+    return table[[c for c in order if c in table]]
 
 
 def underserved_by_kind(content) -> pd.DataFrame:

@@ -242,7 +242,7 @@ def _text_block(fig, ctx, x, y, lines, *, fontsize=8.5, spacing=1.6, colour=_INK
     """Write ``lines`` downwards from figure position (x, y), wrapped to ``width`` (a figure
     fraction); return the y below them."""
     step = ctx.fs(fontsize) / 72 * spacing / ctx.size[1]
-    chars = None if width is None else width * ctx.size[0] * 72 / ctx.fs(fontsize) - 0.5
+    chars = None if width is None else width * ctx.size[0] * 72 / ctx.fs(fontsize) - 1.5
     for line in lines:
         if chars is not None:
             for part in _wrap(line, chars):
@@ -473,11 +473,15 @@ def _kpi_district(fig, ctx, number, page):
     body = table[table["name"] != "合计"]
     ax = fig.add_axes((0.06, 0.1, 0.4, 0.3))
     x = np.arange(len(body))
-    ax.bar(x - 0.2, body["population"] / 1e4, width=0.4, color="#9ecae1", label="常住人口（万人）")
-    ax.bar(x + 0.2, body["elderly_60"] / 1e4, width=0.4, color="#fd8d3c", label="60岁以上（万人）")
+    if {"population", "elderly_60"} <= set(body.columns):
+        ax.bar(x - 0.2, body["population"] / 1e4, width=0.4, color="#9ecae1", label="常住人口（万人）")
+        ax.bar(x + 0.2, body["elderly_60"] / 1e4, width=0.4, color="#fd8d3c", label="60岁以上（万人）")
+        ax.set_title("人口与老年人口", fontsize=ctx.fs(9.5))
+        ax.legend(fontsize=ctx.fs(7.5), frameon=False)
+    else:  # a project without resident counts yet
+        ax.bar(x, body["grids"], width=0.6, color="#9ecae1")
+        ax.set_title("网格数（项目中尚无人口统计）", fontsize=ctx.fs(9.5))
     ax.set_xticks(x, body["name"], fontsize=ctx.fs(8))
-    ax.set_title("人口与老年人口", fontsize=ctx.fs(9.5))
-    ax.legend(fontsize=ctx.fs(7.5), frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
     if "coverage_rate" in body:
         ax2 = fig.add_axes((0.56, 0.1, 0.4, 0.3))
@@ -523,7 +527,7 @@ def _demand_map(fig, ctx, number, page):
     maps.add_legend(ax, legend, title="需求指数（自然断点）", fontsize=ctx.fs(7.5))
     g = c.grids
     top = g.sort_values("demand_index", ascending=False).head(12)
-    _draw_table(fig, ctx, (0.655, 0.44, 0.315, 0.46), top,
+    below = _draw_table(fig, ctx, (0.655, 0.44, 0.315, 0.46), top,
                 [("grid_name", "需求最高的网格", "text"), ("subdistrict", "街道", "text"),
                  ("elderly_60", "60岁+", "int"), ("demand_index", "需求指数", "int")], fontsize=7.5)
     needs = [(k, label) for k, label in (("elderly_80", "80岁以上"), ("living_alone", "独居"),
@@ -532,7 +536,7 @@ def _demand_map(fig, ctx, number, page):
     lines = [(f"需求指数合计 {g['demand_index'].sum():,.0f}，即 {g['elderly_60'].sum():,.0f} 名老年人按需求加权"
               "（每名60岁以上老人计 1，高龄、独居、失能等按权重加计）。"),
              "；".join(f"{label} {g[k].sum():,.0f} 人" for k, label in needs) + "。"]
-    _text_block(fig, ctx, 0.66, 0.4, lines, fontsize=8.5, width=0.31)
+    _text_block(fig, ctx, 0.66, below - 0.03, lines, fontsize=8.5, width=0.31)
 
 
 def _heatmap_page(fig, ctx, number, page):
@@ -618,7 +622,7 @@ def _coverage_map(fig, ctx, number, page):
     _finish_map(ax, ctx, _bounds(c.grids))
     maps.add_legend(ax, entries, title="15分钟步行圈内缺少的养老服务", fontsize=ctx.fs(7), ncol=2)
     table = underserved_by_kind(c)
-    _draw_table(fig, ctx, (0.655, 0.5, 0.315, 0.4), table,
+    below = _draw_table(fig, ctx, (0.655, 0.5, 0.315, 0.4), table,
                 [("kind_label", "设施类型", "text"), ("underserved", "缺口网格", "int"),
                  ("beyond_radius", "圈外", "int"), ("over_capacity", "超负荷", "int"),
                  ("unmet_share", "未满足", "pct")], fontsize=7.5, title="各类设施的服务缺口")
@@ -630,7 +634,7 @@ def _coverage_map(fig, ctx, number, page):
     worst = table.sort_values("unmet_share", ascending=False).head(2)
     for row in worst.itertuples():
         lines.append(f"{row.kind_label}缺口最大的网格：{row.worst}。")
-    _text_block(fig, ctx, 0.66, 0.46, lines, fontsize=8.5, width=0.31)
+    _text_block(fig, ctx, 0.66, below - 0.03, lines, fontsize=8.5, width=0.31)
 
 
 def _coverage_rates(fig, ctx, number, page):
@@ -676,7 +680,7 @@ def _plan_sites(fig, ctx, number, page):
     new_ids = set(plan.sites.loc[plan.sites["is_new"].astype(bool), "site_id"])
     to_new = c.grids["site_id"].isin(new_ids) if "site_id" in c.grids else np.zeros(len(c.grids), bool)
     fill = np.where(to_new, "#fcbba1", _GREY).astype(object)
-    _base(ax, ctx, grid_fill=fill, grid_edge="#ffffff", grid_width=0.12, roads=True)
+    _base(ax, ctx, grid_fill=fill, grid_edge="#ffffff", grid_width=0.12, roads=False)
     grids = plan.grids[plan.grids["site_id"].isin(new_ids)]
     sites = plan.sites.set_index("site_id")
     if len(grids):
@@ -699,7 +703,7 @@ def _plan_sites(fig, ctx, number, page):
                          ("服务关系（网格中心→站点）", {"kind": "line", "color": "#cb181d", "width": 0.8})],
                     fontsize=ctx.fs(7.5), title=f"{label}选址建议")
     table = new.assign(no=[f"新{i + 1}" for i in range(len(new))])
-    _draw_table(fig, ctx, (0.655, 0.52, 0.315, 0.38), table,
+    below = _draw_table(fig, ctx, (0.655, 0.52, 0.315, 0.38), table,
                 [("no", "编号", "text"), ("name", "推荐站点", "text"), ("grids_served", "服务网格", "int"),
                  ("demand_gained", "新增服务需求", "int"), ("load", "所需容量", "f1")], fontsize=7.5)
     s = plan.summary
@@ -718,7 +722,7 @@ def _plan_sites(fig, ctx, number, page):
         lines.append(f"{row.no} {row.name}：服务 {row.grids_served} 个网格，涉及 {listed or '—'}。")
     if plan.computed:
         lines.append("选址结果为报告生成时按默认参数即时计算，正式决策请用 gridmap care allocate 设定参数。")
-    _text_block(fig, ctx, 0.66, 0.49, lines, fontsize=8, width=0.31)
+    _text_block(fig, ctx, 0.66, below - 0.03, lines, fontsize=8, width=0.31)
 
 
 def _facility_load(fig, ctx, number, page):
@@ -779,7 +783,7 @@ def _mix_map(fig, ctx, number, page):
     maps.add_legend(ax, [(f"{k}（{counts.get(k, 0)} 个社区）", v) for k, v in palette.items()],
                     title="需求比例高于全市平均最多的服务", fontsize=ctx.fs(7.5))
     city_table = pd.DataFrame({"service": list(SERVICE_LABELS.values()), "share": city})
-    _draw_table(fig, ctx, (0.655, 0.66, 0.315, 0.24), city_table,
+    below = _draw_table(fig, ctx, (0.655, 0.66, 0.315, 0.24), city_table,
                 [("service", "服务包", "text"), ("share", f"{'全市' if c.district is None else c.district}需求占比",
                                                          "pct")], fontsize=8, title="推荐服务组合（合计）")
     primary = mix["primary_service"].value_counts()
@@ -787,7 +791,7 @@ def _mix_map(fig, ctx, number, page):
              "首要服务（占比最大）：" + "、".join(f"{k} {v} 个社区" for k, v in primary.items()) + "。",
              ("地图显示各社区相对全市平均比例最突出的服务，用于差异化配置：同为“社区养老”为主的社区，"
               "有的更需要日托，有的更需要助餐或健康服务。")]
-    _text_block(fig, ctx, 0.66, 0.6, lines, fontsize=8.5, width=0.31)
+    _text_block(fig, ctx, 0.66, below - 0.03, lines, fontsize=8.5, width=0.31)
 
 
 def _mix_table_page(rows):
@@ -841,7 +845,10 @@ def _atlas_page(unit_index):
         unit = units.iloc[unit_index]
         level = c.atlas_by
         inside = (c.grids[f"{level}_code"] == unit["code"]).to_numpy()
-        colours, legend = ctx.demand_style()
+        if "demand_index" in c.grids:
+            colours, legend, title = *ctx.demand_style(), "需求指数 / 设施"
+        else:
+            colours, legend, title = "#c6dbef", [("网格", "#c6dbef")], "网格 / 设施"
         fill = np.where(inside, colours, "#f4f4f4").astype(object)
         edge = np.where(inside, "#ffffff", "#e0e0e0").astype(object)
         ax = _map_axes(fig, (0.03, 0.065, 0.56, 0.845))
@@ -874,7 +881,7 @@ def _atlas_page(unit_index):
                         for k in c.care_kinds if k in _KIND_STYLE]
         if c.plan is not None:
             entries.append(("推荐新增站点", {"kind": "marker", "marker": "*", "color": "#cb181d", "size": 9}))
-        maps.add_legend(ax, entries, title="需求指数 / 设施", fontsize=ctx.fs(7), loc="upper left")
+        maps.add_legend(ax, entries, title=title, fontsize=ctx.fs(7), loc="upper left")
         _locator(fig, ctx, unit.geometry)
         table = area_kpis(c, child, within=inside)
         columns = [("name", LEVEL_LABELS[child], "text"), ("grids", "网格", "int"),
@@ -992,11 +999,11 @@ def plan_pages(content, *, paper="a4") -> tuple:
         demand.append(("需求热力图与集中区", _heatmap_page, None))
     if c.need_types is not None and len(c.need_types):
         demand.append(("需求类型", _need_types, None))
-    section("demand", demand, "不可用：" + "".join(c.notes.get("demand", [])) if not demand else "")
+    section("demand", demand, "不可用（见数据与方法说明）" if not demand else "")
     coverage = []
     if c.coverage is not None and c.care_kinds:
         coverage = [("服务缺口", _coverage_map, None), ("分区覆盖率", _coverage_rates, None)]
-    section("coverage", coverage, "不可用（未运行覆盖分析）" if not coverage else "")
+    section("coverage", coverage, "不可用（见数据与方法说明）" if not coverage else "")
     plan = []
     if c.plan is not None and len(c.plan.sites):
         plan.append(("新增站点", _plan_sites, None))
@@ -1007,7 +1014,7 @@ def plan_pages(content, *, paper="a4") -> tuple:
         plan.append(("社区服务组合", _mix_map, None))
         fits = _rows_fitting(ctx, 0.83, fontsize=7) * 2
         plan += [("社区服务组合（续）", _mix_table_page(rows), None) for rows in _chunks(len(mix), fits)]
-    section("plan", plan, "不可用（未运行选址与需求类型分析）" if not plan else "")
+    section("plan", plan, "不可用（见数据与方法说明）" if not plan else "")
     audit = [(label, _audit_page(name), label) for name, (label, _) in c.audit.items()]
     section("audit", audit, "暂无核查结果（未运行 gridmap audit）" if not audit else "")
     units = c.atlas_units()
