@@ -7,6 +7,7 @@ import pandas as pd
 import shapely
 
 from gridmap.demo.build import DATA_DIR, build_demo
+from gridmap.demo.departments import AUDIT_TRUTH_FILE, DEPARTMENT_FILES
 from gridmap.grids.io import read_grids, read_vector
 from gridmap.grids.validate import validate_grids
 from gridmap.project import Project
@@ -94,5 +95,5 @@ def test_generator_is_deterministic_byte_for_byte(tmp_path):
     second = build_demo(tmp_path / "b", scale=0.005).parent
     digests = _digests(first)
     assert set(digests) == {"yichang.gpkg", "residents.csv", "facilities.xlsx", "addresses.csv",
-                            "ground_truth.csv", "facilities_truth.csv"}
+                            "ground_truth.csv", "facilities_truth.csv", AUDIT_TRUTH_FILE, *DEPARTMENT_FILES}
     assert digests == _digests(second)

@@ -88,7 +88,7 @@ def household_flags(evidence, options=Options()):
     --------
     >>> ev = pd.DataFrame({"members": [3], "declared_income": [600], "wage_income": [1900],
     ...                    "tax_income": [0], "max_vehicle_value": [8000], "properties": [1], "businesses": [0]})
-    >>> household_flags(ev).iloc[0][["income", "vehicle", "second_property"]].tolist()
+    >>> household_flags(ev).iloc[0][["income", "vehicle", "second_property"]].astype(bool).tolist()
     [False, False, False]
     """
     members = evidence["members"].clip(lower=1)

@@ -75,10 +75,12 @@ def overlapping(keys, starts, ends):
     frame = frame.sort_values(["key", "start", "pos"])
     # An enrolment overlaps an earlier one if it starts before the latest earlier end;
     # the earlier one it overlaps is then marked through the reverse pass.
-    prev_end = frame.groupby("key")["end"].transform(lambda e: e.cummax().shift())
+    frame["latest_end"] = frame.groupby("key")["end"].cummax()
+    prev_end = frame.groupby("key")["latest_end"].shift()
     starts_inside = (frame["start"] <= prev_end).to_numpy()
-    rev = frame.iloc[::-1]
-    next_start = rev.groupby("key")["start"].transform(lambda s: s.cummin().shift())
+    rev = frame.iloc[::-1].copy()
+    rev["earliest_start"] = rev.groupby("key")["start"].cummin()
+    next_start = rev.groupby("key")["earliest_start"].shift()
     ends_inside = (rev["end"] >= next_start).to_numpy()[::-1]
     out = np.zeros(len(frame), dtype=bool)
     out[frame["pos"].to_numpy()] = starts_inside | ends_inside
@@ -116,12 +118,12 @@ def run(base, rolls, options=Options(), progress=None):
     g = dup.sort_values(["key", "start", "record_id"]).groupby("key", sort=True)
     per = pd.DataFrame({
         "enrolments": g.size(),
-        "subsidised": g["employee"].agg(lambda e: int((~e).sum())),
+        "subsidised": g["employee"].size() - g["employee"].sum(),
         "has_employee": g["employee"].any(),
         "confidence": g["p"].min(),
         "first_record": g["record_id"].first(),
         "lines": g["line"].agg("；".join),
-        "schemes": g["scheme"].agg(lambda s: "、".join(dict.fromkeys(s))),
+        "schemes": dup.drop_duplicates(["key", "scheme"]).groupby("key")["scheme"].agg("、".join),
         "person_id": g["person_id"].first(),
         "name": g["name"].first(),
         "id_number": g["id_number"].first(),

@@ -74,8 +74,10 @@ def person_key(person_id, id_numbers, id_valid):
     pid = pd.Series(person_id, dtype=object).fillna("").astype(str).reset_index(drop=True)
     ids = pd.Series(id_numbers, dtype=object).fillna("").astype(str).reset_index(drop=True)
     valid = pd.Series(id_valid).fillna(False).astype(bool).reset_index(drop=True)
-    hashed = pd.Series(["ID:" + hashlib.sha1(v.encode()).hexdigest()[:16] for v in ids], dtype=object)
-    return pid.where(pid != "", hashed.where(valid, "")).to_numpy()
+    out = pid.to_numpy(dtype=object)
+    todo = np.flatnonzero((pid == "").to_numpy() & valid.to_numpy())
+    out[todo] = ["ID:" + hashlib.sha1(v.encode()).hexdigest()[:16] for v in ids.to_numpy()[todo]]
+    return out
 
 
 def attach_places(findings, grids, workers):

@@ -63,8 +63,12 @@ EVIDENCE_LABELS = {
 
 def normalise_id(ids):
     """Strip, upper-case and turn full-width characters half-width; None/NaN -> ``""``."""
-    s = pd.Series(ids, dtype="object").fillna("").astype(str)
-    return s.str.translate(_FULL_WIDTH).str.replace(r"\s+", "", regex=True).str.upper()
+    s = pd.Series(ids, dtype="str").fillna("")
+    s = s.str.replace(r"\s+", "", regex=True).str.upper()
+    wide = s.str.contains("[０-９ｘＸ－]", regex=True)
+    if wide.any():
+        s[wide] = s[wide].str.translate(_FULL_WIDTH)
+    return s
 
 
 def normalise_address(addresses):
@@ -92,11 +96,10 @@ def name_sound(names):
     Characters are looked up one by one (a name has no context to disambiguate), so a
     polyphonic character always reads the same way on both sides of a comparison.
     """
-    s = pd.Series(names, dtype="object").fillna("").astype(str)
-    unique = s.unique()
-    chars = sorted(set("".join(unique)))
-    sound = dict(zip(chars, (lazy_pinyin(c)[0] for c in chars)))
-    return s.map({name: "".join(sound[c] for c in name) for name in unique})
+    s = pd.Series(names, dtype="str").fillna("")
+    chars = sorted(set("".join(s.unique())))
+    table = str.maketrans({c: lazy_pinyin(c)[0] for c in chars})
+    return s.str.translate(table)
 
 
 def prepare_people(frame, key):
@@ -209,7 +212,29 @@ def _evidence(pred):
     return pd.Series(["；".join(p for p in row if p) for row in zip(*parts)], index=pred.index, dtype=object)
 
 
-def _probabilistic(records, base, threshold, prior_match_share, labels, seed):
+def _candidate_base(base, base_ids, rec_p, taught, rng, background=20_000):
+    """The base persons the records could be: those sharing a blocking key, plus a random background.
+
+    Only these are prepared and handed to Splink; the background keeps the random
+    pairs that estimate ``u`` representative of the whole base.
+    """
+    birth = pd.Series(base["birth_date"], dtype="str").fillna("").str[:10]
+    from_id = base_ids.str[6:10] + "-" + base_ids.str[10:12] + "-" + base_ids.str[12:14]
+    birth = birth.where(birth != "", from_id)
+    name = pd.Series(base["name"], dtype="str").fillna("").str.replace(r"\s+", "", regex=True)
+    keep = birth.isin(pd.Index(rec_p["birth_date"].dropna().unique())).to_numpy().copy()
+    keep |= name.isin(pd.Index(rec_p["name"].dropna().unique())).to_numpy()
+    keep |= base_ids.str[10:18].isin(pd.Index(rec_p["id_tail"].dropna().unique())).to_numpy()
+    keep |= (base_ids.str[:12] + name.str[:1]).isin(
+        pd.Index((rec_p["id_head"] + rec_p["surname"]).dropna().unique())).to_numpy()
+    sound = name_sound(name) + birth.str[:4]
+    keep |= sound.isin(pd.Index((rec_p["name_py"] + rec_p["birth_year"]).dropna().unique())).to_numpy()
+    keep |= base["person_id"].isin(pd.Index(taught)).to_numpy()
+    keep[rng.choice(len(base), min(background, len(base)), replace=False)] = True
+    return base[keep]
+
+
+def _probabilistic(records, base, threshold, prior, labels, seed):
     import duckdb
     from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
@@ -223,7 +248,7 @@ def _probabilistic(records, base, threshold, prior_match_share, labels, seed):
         link_type="link_only",
         comparisons=_comparisons(),
         blocking_rules_to_generate_predictions=[block_on(*cols) for cols in _BLOCKS],
-        probability_two_random_records_match=min(0.5, prior_match_share / max(len(base), 1)),
+        probability_two_random_records_match=min(0.5, prior),
         retain_intermediate_calculation_columns=True,
         retain_matching_columns=False,
     )
@@ -312,18 +337,20 @@ def link_records(records, base, *, key="record_id", threshold=0.9, prior_match_s
         return out
     if progress:
         progress(0.0, "身份证号精确匹配")
-    base_p = prepare_people(base, "person_id")
-    rec_p = prepare_people(records, key)
-    rec_p.index = records.index
-    by_id = pd.Series(base_p["unique_id"].to_numpy(), index=base_p["id_number"].fillna("").to_numpy())
-    by_id = by_id[by_id.index != ""]
-    by_id = by_id[~by_id.index.duplicated()]
-    hit = rec_p["id_valid"].to_numpy() & rec_p["id_number"].fillna("").isin(by_id.index).to_numpy()
-    out.loc[hit, "person_id"] = by_id.reindex(rec_p.loc[hit, "id_number"]).to_numpy()
+    base_ids = normalise_id(base["id_number"])
+    rec_ids = normalise_id(records["id_number"])
+    valid = is_valid_id(rec_ids).to_numpy()
+    known = pd.Index(base_ids[base_ids != ""].to_numpy())
+    first = ~known.duplicated()
+    known_pid = base["person_id"].to_numpy()[np.flatnonzero(base_ids != "")][first]
+    known = known[first]
+    pos = known.get_indexer(rec_ids.to_numpy())
+    hit = valid & (pos >= 0)
+    out.loc[hit, "person_id"] = known_pid[pos[hit]]
     out.loc[hit, "link_method"] = "id"
     out.loc[hit, "match_probability"] = 1.0
     out.loc[hit, "link_evidence"] = EVIDENCE_LABELS["id_exact"]
-    rest = ~hit & rec_p["name"].notna().to_numpy()
+    rest = ~hit & records["name"].fillna("").astype(str).str.strip().ne("").to_numpy()
     if not rest.any():
         return out
     if progress:
@@ -332,14 +359,17 @@ def link_records(records, base, *, key="record_id", threshold=0.9, prior_match_s
     linked = np.flatnonzero(hit)
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(linked, min(label_sample, len(linked)), replace=False)) if len(linked) else linked
-    teach = rec_p.iloc[sample].copy()
-    teach["unique_id"] = "teach:" + teach["unique_id"].astype(str)
-    labels = pd.concat([pd.Series([None] * int(rest.sum()), dtype=object),
-                        pd.Series(out["person_id"].to_numpy()[sample], dtype=object)], ignore_index=True)
-    candidates = pd.concat([rec_p[rest], teach], ignore_index=True)
-    best = _probabilistic(candidates, base_p, threshold, prior_match_share, labels.to_numpy(), seed)
+    rec_p = prepare_people(records.iloc[np.concatenate([np.flatnonzero(rest), sample])], key)
+    n_rest = int(rest.sum())
+    rec_p.loc[n_rest:, "unique_id"] = "teach:" + rec_p.loc[n_rest:, "unique_id"].astype(str)
+    labels = np.concatenate([np.full(n_rest, None, dtype=object), out["person_id"].to_numpy()[sample].astype(object)])
+    base_p = prepare_people(_candidate_base(base, base_ids, rec_p, out["person_id"].to_numpy()[sample], rng),
+                            "person_id")
+    best = _probabilistic(rec_p, base_p, threshold, prior_match_share / len(base), labels, seed)
     best = best[~best["unique_id"].astype(str).str.startswith("teach:")].set_index("unique_id")
-    rest_keys = rec_p.loc[rest, "unique_id"]
+    rec_p = rec_p.iloc[:n_rest]
+    rec_p.index = records.index[rest]
+    rest_keys = rec_p["unique_id"]
     found = best.reindex(rest_keys.to_numpy())
     found.index = rest_keys.index
     ok = found["match_probability"].ge(threshold).fillna(False).to_numpy()
@@ -381,7 +411,7 @@ def link_rolls(rolls, base, *, threshold=0.9, seed=8, progress=None):
         part["_roll"] = name
         frames.append(part)
     columns = ["_key", "_roll", "name", "id_number", "birth_date", "address"]
-    joined = pd.concat([f.reindex(columns=columns).fillna("") for f in frames], ignore_index=True)
+    joined = pd.concat([f.reindex(columns=columns, fill_value="") for f in frames], ignore_index=True)
     links = link_records(joined, base, key="_key", threshold=threshold, seed=seed, progress=progress)
     links["id_valid"] = is_valid_id(normalise_id(joined["id_number"])).to_numpy()
     out = {}

@@ -19,6 +19,7 @@ import shapely
 
 from gridmap.crs import METRIC_CRS, STORE_CRS, wgs84_to_gcj02
 from gridmap.demo.density import density
+from gridmap.demo.departments import write_department_records
 from gridmap.demo.facilities import make_facilities
 from gridmap.demo.gazetteer import make_buildings, make_roads
 from gridmap.demo.population import REFERENCE_DATE, make_households, make_residents, messy_addresses, terminal_coordinates
@@ -162,5 +163,7 @@ def build_demo(out_dir, scale=1.0, seed=2013, progress=None):
         geocode_file(project_path, out / "residents.csv", "residents")
         _progress(progress, 0.9, "地址匹配：服务设施")
         geocode_file(project_path, out / "facilities.xlsx", "facilities")
+    _progress(progress, 0.97, "部门数据")
+    write_department_records(out, project_path, scale, seed)  # issue 8: rolls and audit_truth.csv, own rng
     _progress(progress, 1.0, "完成")
     return project_path
