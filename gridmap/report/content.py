@@ -39,6 +39,7 @@ __all__ = [
     "ReportContent",
     "area_kpis",
     "audit_by_district",
+    "audit_label",
     "community_service_mix",
     "coverage_by_area",
     "gather_content",
@@ -142,6 +143,24 @@ AUDIT_LABELS = {
     "benefit": "保障金(元)",
     "status": "核实状态",
     "evidence": "核查依据",
+    "finding_id": "核查编号",
+    "check": "核查项",
+    "subject": "核查对象",
+    "person_id": "人员编号",
+    "name_masked": "姓名（脱敏）",
+    "id_masked": "身份证号（脱敏）",
+    "worker_id": "网格员编号",
+    "worker_name": "网格员",
+    "worker_phone": "网格员电话",
+    "rank": "排序",
+    "confidence": "置信度",
+    "summary": "摘要",
+    "suggested_action": "建议处置",
+    "status_note": "核实备注",
+    "decided_at": "核实时间",
+    "first_seen": "首次发现",
+    "last_seen": "最近发现",
+    "active": "本次仍发现",
     "death_date": "死亡日期",
     "match_probability": "匹配概率",
     "grid_worker": "网格员",
@@ -656,8 +675,11 @@ def _add_plan(project, content, grids, elderly, can_compute, plan_defaults):
     return _merge(grids, renamed, ["site_id", "site_name", "site_distance_m"])
 
 
-def _audit_label(name):
+def audit_label(name):
+    """Chinese name of audit table ``name`` (``audit_pension`` -> 养老金领取与死亡记录比对)."""
     key = name.removeprefix("audit_")
+    if key.endswith("_matches"):
+        return audit_label(f"audit_{key.removesuffix('_matches')}") + "明细"
     for hint, label in _AUDIT_LABELS.items():
         if key.startswith(hint):
             return label
@@ -672,8 +694,13 @@ def _add_audit(project, content, grids):
     lookup = grids[["grid_code", "district"]].drop_duplicates("grid_code")
     for name in names:
         table = pd.DataFrame(project.read(name)).drop(columns="geometry", errors="ignore")
-        content.audit[name] = (_audit_label(name), audit_by_district(table, lookup))
         content.audit_lists[name] = mask_personal(table)
+        # Findings tables (gridmap.audit.findings) carry a status per finding; other
+        # audit tables, such as job-match lists, go to the workbook only.
+        if "status" in table or "finding_id" in table:
+            if "active" in table:  # findings no longer found are kept for their decisions only
+                table = table[table["active"].astype(str).str.lower().isin(["true", "1"])]
+            content.audit[name] = (audit_label(name), audit_by_district(table, lookup))
 
 
 # --------------------------------------------------------------------------- scope

@@ -28,6 +28,7 @@ from gridmap.report.content import (
     LABELS,
     SERVICE_LABELS,
     area_kpis,
+    audit_label,
     community_service_mix,
     coverage_by_area,
     scrub_id_numbers,
@@ -210,14 +211,13 @@ def workbook_sheets(content) -> dict:
     sheets["社区服务组合"] = mix if len(mix) else _note("社区服务组合不可用：项目中没有需求类型结果。")
     sheets["地址核查"] = content.review if content.review is not None else _note("项目中没有地址核查名单。")
     if content.audit:
-        summary = []
-        for name, (label, table) in content.audit.items():
-            summary.append(table.assign(check=label)[["check", *table.columns]])
+        summary = [table.assign(check=label)[["check", *table.columns]]
+                   for label, table in content.audit.values()]
         sheets["审计汇总"] = pd.concat(summary, ignore_index=True)
-        for name, frame in content.audit_lists.items():
-            sheets[_sheet_name(f"审计_{content.audit[name][0]}", sheets)] = frame
     else:
         sheets["审计汇总"] = _note("；".join(content.notes.get("audit", ["项目中暂无核查结果。"])))
+    for name, frame in content.audit_lists.items():
+        sheets[_sheet_name(f"审计_{audit_label(name)}", sheets)] = frame
     return {"说明": _about_sheet(content, sheets), **sheets}
 
 
