@@ -321,7 +321,7 @@ class GridEditor:
             if merged.geom_type != "Polygon" or not merged.is_valid:
                 merged = shapely.union_all(geoms)
             keep = min(grids, key=lambda g: g.code)
-            target = Target(keep.fid, dict(_attrs(keep.row, self_geom=tx.grids.geom_col)), merged)
+            target = Target(keep.fid, _attrs(keep.row, tx.grids.geom_col), merged)
             return self._commit(tx, "merge", {"codes": codes}, grids, [target])
 
     def reshape(self, line, crs=STORE_CRS):
@@ -845,9 +845,9 @@ def _login():
         return "unknown"
 
 
-def _attrs(row, self_geom):
+def _attrs(row, geom_col):
     """Attribute columns of a row (no fid, no geometry)."""
-    return {k: v for k, v in row.items() if k not in ("fid", self_geom)}
+    return {k: v for k, v in row.items() if k not in ("fid", geom_col)}
 
 
 def _update(layer, old_row, diff):
