@@ -123,7 +123,7 @@ def _cmd_history(args):
         print("no edits")
         return 0
     for row in frame.itertuples():
-        print(f"{row.id:>4}  {row.time[:19]}  {row.user:<10} {row.state:<9} {row.summary}")
+        print(f"{row.id:>4}  {str(row.time)[:19]}  {row.user!s:<10} {row.state:<9} {row.summary}")
     return 0
 
 
