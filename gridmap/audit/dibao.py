@@ -181,7 +181,7 @@ def run(base, rolls, options=Options(), progress=None):
     heads = people_linked[people_linked["relation"].eq("户主")].drop_duplicates("dibao_id").set_index("dibao_id")
     head_pid = heads["person_id"].reindex(hit.index).fillna("")
     people = base.set_index("person_id")
-    in_base = head_pid.isin(people.index)
+    in_base = (people.index.get_indexer(head_pid) >= 0)
     name = np.where(in_base, people["name"].reindex(head_pid).fillna("").to_numpy(), roll.loc[hit.index, "name"])
     ids = np.where(in_base, people["id_number"].reindex(head_pid).fillna("").to_numpy(),
                    roll.loc[hit.index, "id_number"])

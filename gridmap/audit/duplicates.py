@@ -132,7 +132,7 @@ def run(base, rolls, options=Options(), progress=None):
     per["amount"] = wasted.astype(float)
     per = per.sort_values(["amount", "enrolments", "confidence"], ascending=[False, False, False], kind="stable")
     people = base.set_index("person_id")
-    pid = per["person_id"].where(per["person_id"].isin(people.index), "")
+    pid = per["person_id"].where((people.index.get_indexer(per["person_id"]) >= 0), "")
     in_base = (pid != "").to_numpy()
     name = np.where(in_base, people["name"].reindex(pid).fillna("").to_numpy(), per["name"].to_numpy())
     ids = np.where(in_base, people["id_number"].reindex(pid).fillna("").to_numpy(), per["id_number"].to_numpy())

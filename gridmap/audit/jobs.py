@@ -118,40 +118,43 @@ def rank_vacancies(seekers, vacancies, options=Options()):
     sx, sy = seekers["x"].to_numpy(dtype=float), seekers["y"].to_numpy(dtype=float)
     vx, vy = vacancies["x"].to_numpy(dtype=float), vacancies["y"].to_numpy(dtype=float)
     w_skill, w_dist, w_pay = options.weights
+
+    def best_of(seeker_idx, vacancy_idx, fit_value):
+        # Dense scores of some seekers against some vacancies, block by block; keep each seeker's top.
+        if len(seeker_idx) == 0 or len(vacancy_idx) == 0:
+            return
+        k = min(options.top, len(vacancy_idx))
+        for lo in range(0, len(seeker_idx), _BLOCK):
+            si = seeker_idx[lo:lo + _BLOCK]
+            d = np.hypot(sx[si, None] - vx[None, vacancy_idx], sy[si, None] - vy[None, vacancy_idx]) / 1000.0
+            fit = ((s_edu[si, None] >= v_edu[None, vacancy_idx]) & (s_age[si, None] >= v_min[None, vacancy_idx])
+                   & (s_age[si, None] <= v_max[None, vacancy_idx]) & (d <= options.max_km))
+            ratio = np.where(expected[si, None] > 0, pay[None, vacancy_idx] / np.maximum(expected[si, None], 1), 1.0)
+            score = w_skill * fit_value + w_dist * np.exp(-d / options.distance_scale_km) \
+                + w_pay * np.minimum(ratio, 1.5) / 1.5
+            score = np.where(fit, score, -np.inf)
+            best = np.argpartition(-score, k - 1, axis=1)[:, :k]
+            best_score = np.take_along_axis(score, best, axis=1).ravel()
+            keep = np.isfinite(best_score)
+            rows.append(pd.DataFrame({
+                "seeker": np.repeat(si, k)[keep], "vacancy": vacancy_idx[best.ravel()[keep]],
+                "distance_km": np.take_along_axis(d, best, axis=1).ravel()[keep].round(2),
+                "score": best_score[keep].round(4)}))
+
     rows = []
-    for lo in range(0, len(seekers), _BLOCK):
-        hi = min(lo + _BLOCK, len(seekers))
-        d = np.hypot(sx[lo:hi, None] - vx[None, :], sy[lo:hi, None] - vy[None, :]) / 1000.0
-        named = (s_mask[lo:hi, None] & v_mask[None, :]) != 0
-        general = (v_mask == 0)[None, :]
-        fit = ((named | general) & (s_edu[lo:hi, None] >= v_edu[None, :])
-               & (s_age[lo:hi, None] >= v_min[None, :]) & (s_age[lo:hi, None] <= v_max[None, :])
-               & (d <= options.max_km))
-        ratio = np.where(expected[lo:hi, None] > 0, pay[None, :] / np.maximum(expected[lo:hi, None], 1), 1.0)
-        score = (w_skill * np.where(named, 1.0, options.general_fit) + w_dist * np.exp(-d / options.distance_scale_km)
-                 + w_pay * np.minimum(ratio, 1.5) / 1.5)
-        score = np.where(fit, score, -np.inf)
-        k = min(options.top, score.shape[1])
-        if k == 0:
-            continue
-        best = np.argpartition(-score, k - 1, axis=1)[:, :k]
-        best_score = np.take_along_axis(score, best, axis=1)
-        order = np.lexsort((best, -best_score), axis=1)
-        best = np.take_along_axis(best, order, axis=1)
-        best_score = np.take_along_axis(best_score, order, axis=1)
-        seeker_idx = np.repeat(np.arange(lo, hi), k)
-        keep = np.isfinite(best_score.ravel())
-        rows.append(pd.DataFrame({
-            "seeker": seeker_idx[keep], "vacancy": best.ravel()[keep],
-            "rank": np.tile(np.arange(1, k + 1), hi - lo)[keep],
-            "distance_km": np.take_along_axis(d, best, axis=1).ravel()[keep].round(2),
-            "score": best_score.ravel()[keep].round(4)}))
+    # A seeker is scored only against vacancies for one of their skills, and general posts.
+    all_seekers = np.arange(len(seekers))
+    for bit in range(len(vocabulary)):
+        flag = np.int64(1) << bit
+        best_of(all_seekers[(s_mask & flag) != 0], np.flatnonzero((v_mask & flag) != 0), 1.0)
+    best_of(all_seekers, np.flatnonzero(v_mask == 0), options.general_fit)
     if not rows:
         return pd.DataFrame(columns=["seeker", "vacancy", "rank", "distance_km", "score"])
-    out = pd.concat(rows, ignore_index=True)
-    # Ranks count only fitting vacancies, in score order.
+    out = pd.concat(rows, ignore_index=True).drop_duplicates(["seeker", "vacancy"])
+    out = out.sort_values(["seeker", "score", "vacancy"], ascending=[True, False, True])
+    out = out.groupby("seeker").head(options.top).reset_index(drop=True)
     out["rank"] = out.groupby("seeker").cumcount() + 1
-    return out
+    return out[["seeker", "vacancy", "rank", "distance_km", "score"]]
 
 
 def sms_text(surname, sex, employer, title, pay, distance_km, sign="【宜昌人社】"):
@@ -177,7 +180,7 @@ def run(base, rolls, options=Options(), progress=None):
     linked = link_rolls({"seekers": rolls["seekers"]}, base, threshold=options.threshold, progress=progress)
     seekers = linked["seekers"]
     people = base.set_index("person_id")
-    seekers = seekers[seekers["person_id"].isin(people.index)].reset_index(drop=True)
+    seekers = seekers[people.index.get_indexer(seekers["person_id"]) >= 0].reset_index(drop=True)
     person = people.reindex(seekers["person_id"])
     seekers["x"], seekers["y"] = person["x"].to_numpy(), person["y"].to_numpy()
     seekers["age"] = person["age"].to_numpy()

@@ -107,7 +107,7 @@ def run(base, rolls, options=Options(), progress=None):
     pension["confidence"] = np.round(p_pension * pension["p_death"].to_numpy(), 6)
     pension = pension.sort_values(["amount", "confidence", "record_id"], ascending=[False, False, True])
     people = base.set_index("person_id")
-    in_base = pension["person_id"].isin(people.index).to_numpy()
+    in_base = people.index.get_indexer(pension["person_id"]) >= 0
     pid = pension["person_id"].where(in_base, "")
     name = np.where(in_base, people["name"].reindex(pid).fillna("").to_numpy(), pension["name"].to_numpy())
     ids = np.where(in_base, people["id_number"].reindex(pid).fillna("").to_numpy(), pension["id_number"].to_numpy())
