@@ -15,9 +15,10 @@ and works on a scratch copy, so the demo is never changed.
    is grown to 30 by moving bordering grids of its sub-district into it (engine
    moves, not timed). It is then balanced to the 300-500 household standard
    (proposal + accept, timed), and the same community is regionalised by
-   ``spopt.region.MaxPHeuristic`` with the 300-household floor, on the Voronoi cells
-   of the same building points, so both are compared on household spread and
-   Polsby-Popper compactness.
+   ``spopt.region.MaxPHeuristic`` with the 300-household floor, on the same Voronoi
+   cells of building and filler points that GridMap's model labels; both labellings
+   are drawn by the same routine and counted from the residents, so they are
+   compared like with like on household spread and Polsby-Popper compactness.
 
 The last line of output is one JSON object with all figures.
 """
@@ -36,7 +37,7 @@ import numpy as np
 import shapely
 
 from gridmap.errors import GridMapError
-from gridmap.grids.balance import _cells, balance_quality, buildings_from_residents
+from gridmap.grids.balance import _cells, balance_quality, buildings_from_residents, draw_labelled
 from gridmap.grids.edit import GridEditor
 from gridmap.grids.validate import validate_grids
 from gridmap.project import Project
@@ -132,10 +133,14 @@ def spopt_maxp(editor, project, community, floor):
     np.random.seed(0)
     model.solve()
     seconds = time.perf_counter() - start
-    labels = np.asarray(model.labels_)
-    parts = [shapely.union_all(cells[labels == q]) for q in np.unique(labels)]
-    households = [weights[labels == q].sum() for q in np.unique(labels)]
-    quality = balance_quality(households, parts, TARGET)
+    labels = np.unique(np.asarray(model.labels_), return_inverse=True)[1]
+    # Drawn exactly as GridMap draws its own parts, then counted from the residents.
+    parts = draw_labelled(editor, region, cells, labels, buildings, points)
+    placed = shapely.STRtree(editor.metric(parts)).query(
+        shapely.points(np.column_stack(editor.metric_xy(residents["x"], residents["y"]))), predicate="within")
+    households = residents.iloc[placed[0]].assign(part=placed[1]).drop_duplicates("household_id")
+    households = households.groupby("part").size().reindex(range(len(parts)), fill_value=0).to_numpy()
+    quality = balance_quality(households, editor.metric(parts), TARGET)
     quality["seconds"] = round(seconds, 2)
     quality["cells"] = len(cells)
     return quality

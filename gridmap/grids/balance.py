@@ -36,6 +36,7 @@ __all__ = [
     "balance_quality",
     "buildings_from_residents",
     "choose_k",
+    "draw_labelled",
     "partition_area",
     "polsby_popper",
     "propose_balance",
@@ -603,12 +604,26 @@ def partition_area(editor, region_deg, residents, k, target, *, fixed=None, rand
     pairs, shared, _ = _adjacency(cells)
     model = BalanceModel(weights, shapely.area(cells), shapely.length(cells), pairs, shared, seeds, k, target,
                          random_state=random_state, time_limit=time_limit, cancelled=cancelled).solve()
+    return draw_labelled(editor, region_deg, cells, model.labels_, buildings, points, fixed=fixed, simplify=simplify)
+
+
+def draw_labelled(editor, region_deg, cells, labels, buildings, points, *, fixed=None, simplify=True):
+    """Draw the grids of labelled cells: boundaries between labels, smoothed where no building changes side.
+
+    The separating lines are simplified (Douglas-Peucker, half the cell spacing)
+    unless that would put a building with households in another grid than its cell's
+    label; then they are drawn as the cell edges. Any labelling can be drawn this way
+    (the benchmark draws spopt's regions with it too), so compactness compares like
+    with like.
+    """
+    k = int(labels.max()) + 1
+    region_m = editor.metric([region_deg])[0]
     spacing = math.sqrt(shapely.area(region_m) / max(len(cells), 1))
     attempts = [0.5 * spacing, 0.0] if simplify else [0.0]
     for tolerance in attempts:
-        parts = _draw_parts(editor, region_deg, cells, model.labels_, k, tolerance, fixed)
+        parts = _draw_parts(editor, region_deg, cells, labels, k, tolerance, fixed)
         complete = len(parts) == k and all(p.geom_type == "Polygon" for p in parts)
-        if complete and (tolerance == 0 or _same_sides(editor, parts, buildings, points, cells, model.labels_)):
+        if complete and (tolerance == 0 or _same_sides(editor, parts, buildings, points, cells, labels)):
             return parts
     return parts
 
