@@ -144,7 +144,7 @@ def _day_off(dates, rate, rng):
 
 
 def _ids(prefix, n, start=1):
-    return pd.Series(np.arange(start, start + n)).map((prefix + "{:07d}").format).to_numpy()
+    return np.char.add(prefix, np.char.zfill(np.arange(start, start + n).astype(str), 7)).astype(object)
 
 
 def _deaths(res, rng):
@@ -424,10 +424,15 @@ def _medical(res, rng, taken):
                                      "宜昌市")
     frame.loc[other, "address"] = ""
     rolls = {}
+    # One stable sort by scheme, then each roll is a slice (no copy per roll).
+    frame = frame.iloc[np.argsort(frame["scheme_key"].to_numpy(), kind="stable")].reset_index(drop=True)
+    bounds = np.searchsorted(frame["scheme_key"].to_numpy(), ["med_employee", "med_other", "med_resident", "med_rural"])
+    ends = dict(zip(["med_employee", "med_other", "med_resident", "med_rural"], [*bounds[1:], len(frame)]))
     for key, prefix in (("med_employee", "ZG"), ("med_resident", "JM"), ("med_rural", "NH"), ("med_other", "YD")):
-        part = frame[frame["scheme_key"] == key].copy()
+        lo = bounds[["med_employee", "med_other", "med_resident", "med_rural"].index(key)]
+        part = frame.iloc[lo:ends[key]].reset_index(drop=True)
         part["record_id"] = _ids(prefix, len(part))
-        rolls[key] = part.reset_index(drop=True)
+        rolls[key] = part
     dup_people = res["person_id"].to_numpy()[idx[dup]]
     truth = pd.DataFrame({"person_id": dup_people, "record_id": "", "detail": alt[dup]})
     return rolls, truth
