@@ -31,9 +31,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gridmap.audit.findings import read_findings  # noqa: E402
-from gridmap.audit.run import CHECKS, run_audit  # noqa: E402
-from gridmap.project import Project  # noqa: E402
+from gridmap.audit.findings import read_findings
+from gridmap.audit.run import CHECKS, run_audit
+from gridmap.project import Project
 
 
 def _score(found, truth):

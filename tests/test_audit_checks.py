@@ -3,10 +3,10 @@
 import numpy as np
 import pandas as pd
 import pytest
+from test_audit_linkage import make_base
 
 from gridmap.audit import dibao, duplicates, jobs, pension
 from gridmap.audit.rolls import ROLLS
-from test_audit_linkage import make_base
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_dibao_flags_households_with_disqualifying_assets(base):
                                       "id_number": p["id_number"], "birth_date": p["birth_date"],
                                       "relation": "户主" if j == 0 else "家庭成员"}
                                      for i, hh in enumerate(households) for j, (_, p) in enumerate(hh.iterrows())])
-    rich, poor, closed, earner = (hh.iloc[0] for hh in households)
+    rich, poor, closed, _earner = (hh.iloc[0] for hh in households)
     spouse = households[3].iloc[1]
     assets = {
         "vehicle": roll("vehicle", [

@@ -30,7 +30,7 @@ from gridmap.audit.findings import finding_ids
 from gridmap.audit.linkage import link_rolls, name_sound, normalise_id
 from gridmap.idnumber import mask_id, mask_name
 
-__all__ = ["ROLLS", "ASSET_ROLLS", "Options", "run", "household_flags"]
+__all__ = ["ASSET_ROLLS", "ROLLS", "Options", "household_flags", "run"]
 
 ASSET_ROLLS = ("property", "vehicle", "housing_fund", "business", "income_tax")
 ROLLS = ("dibao", "dibao_members", *ASSET_ROLLS)

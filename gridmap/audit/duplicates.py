@@ -24,7 +24,7 @@ from gridmap.audit.findings import finding_ids, person_key
 from gridmap.audit.linkage import link_rolls
 from gridmap.idnumber import mask_id, mask_name
 
-__all__ = ["ROLLS", "Options", "run", "overlapping"]
+__all__ = ["ROLLS", "Options", "overlapping", "run"]
 
 ROLLS = ("med_employee", "med_resident", "med_rural", "med_other")
 EMPLOYEE_ROLLS = ("med_employee",)
@@ -89,9 +89,8 @@ def overlapping(keys, starts, ends):
 
 def run(base, rolls, options=Options(), progress=None):
     """Find persons enrolled in more than one scheme at once; see the module docstring."""
-    from gridmap.audit.run import CheckResult, links_table
-
     from gridmap.audit.rolls import ROLLS as SPECS
+    from gridmap.audit.run import CheckResult, links_table
 
     linked = link_rolls(rolls, base, threshold=options.threshold, progress=progress)
     parts = []

@@ -24,9 +24,22 @@ from gridmap.errors import GridMapError
 from gridmap.project import Project
 from gridmap.report.excel import write_xlsx
 
-__all__ = ["STATUSES", "FINDING_COLUMNS", "STATUS_LABELS", "EXPORT_HEADERS", "finding_ids", "person_key",
-           "attach_places", "merge_decisions", "findings_table", "read_findings", "store_findings", "set_status",
-           "apply_decisions", "export_findings"]
+__all__ = [
+    "EXPORT_HEADERS",
+    "FINDING_COLUMNS",
+    "STATUSES",
+    "STATUS_LABELS",
+    "apply_decisions",
+    "attach_places",
+    "export_findings",
+    "finding_ids",
+    "findings_table",
+    "merge_decisions",
+    "person_key",
+    "read_findings",
+    "set_status",
+    "store_findings",
+]
 
 STATUSES = ("new", "verified", "dismissed")
 STATUS_LABELS = {"new": "待核查", "verified": "已核实", "dismissed": "已排除"}

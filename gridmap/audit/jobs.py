@@ -32,7 +32,7 @@ from gridmap.audit.linkage import link_rolls
 from gridmap.crs import METRIC_CRS, from_store_xy
 from gridmap.idnumber import mask_id, mask_name
 
-__all__ = ["ROLLS", "NEEDS_LOCATIONS", "EDUCATION_ORDER", "Options", "run", "rank_vacancies", "sms_text"]
+__all__ = ["EDUCATION_ORDER", "NEEDS_LOCATIONS", "ROLLS", "Options", "rank_vacancies", "run", "sms_text"]
 
 ROLLS = ("seekers", "vacancies")
 NEEDS_LOCATIONS = True

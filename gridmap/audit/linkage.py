@@ -32,7 +32,6 @@ within a factor of 8 in weight (an ambiguous record stays unlinked, with the rea
 from __future__ import annotations
 
 import logging
-import re
 
 import numpy as np
 import pandas as pd
@@ -43,8 +42,16 @@ from pypinyin import lazy_pinyin
 from gridmap.errors import GridMapError
 from gridmap.idnumber import is_valid_id
 
-__all__ = ["LINK_COLUMNS", "EVIDENCE_LABELS", "normalise_id", "normalise_address", "name_sound", "prepare_people",
-           "link_records", "link_rolls"]
+__all__ = [
+    "EVIDENCE_LABELS",
+    "LINK_COLUMNS",
+    "link_records",
+    "link_rolls",
+    "name_sound",
+    "normalise_address",
+    "normalise_id",
+    "prepare_people",
+]
 
 LINK_COLUMNS = ["person_id", "link_method", "match_probability", "match_weight", "link_evidence"]
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９ｘＸ－", "0123456789XX-")

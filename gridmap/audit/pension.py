@@ -26,7 +26,7 @@ from gridmap.audit.linkage import link_rolls
 from gridmap.audit.rolls import ROLLS as ROLL_SPECS
 from gridmap.idnumber import mask_id, mask_name
 
-__all__ = ["ROLLS", "Options", "run", "overpaid_months"]
+__all__ = ["ROLLS", "Options", "overpaid_months", "run"]
 
 ROLLS = ("pension", "death_civil", "death_police", "death_health")
 DEATH_ROLLS = ROLLS[1:]

@@ -19,7 +19,7 @@ import pyarrow.csv as pacsv
 from gridmap.errors import GridMapError
 from gridmap.geocode.tables import read_table
 
-__all__ = ["RollSpec", "ROLLS", "roll_path", "read_roll", "write_roll"]
+__all__ = ["ROLLS", "RollSpec", "read_roll", "roll_path", "write_roll"]
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from gridmap.audit.findings import (attach_places, export_findings, merge_decisions, read_findings,
-                                    store_findings)
+from gridmap.audit.findings import (
+    attach_places,
+    export_findings,
+    merge_decisions,
+    read_findings,
+    store_findings,
+)
 from gridmap.audit.rolls import read_roll
 from gridmap.errors import GridMapError
 from gridmap.project import Project
@@ -136,7 +141,7 @@ def run_audit(project, check, *, records_dir=None, out=None, options=None, progr
     step(1.0, "完成")
     active = merged[merged["active"].astype(bool)]
     counts = active["status"].value_counts()
-    return {"check": check, "findings": int(len(active)), "new": int(counts.get("new", 0)),
+    return {"check": check, "findings": len(active), "new": int(counts.get("new", 0)),
             "verified": int(counts.get("verified", 0)), "dismissed": int(counts.get("dismissed", 0)),
             "seconds": round(time.perf_counter() - started, 1), **result.summary}
 

@@ -23,8 +23,13 @@ from gridmap.audit.rolls import write_roll
 from gridmap.demo.population import EDUCATION, OTHER_AREA_CODES, REFERENCE_DATE, SKILLS, _names
 from gridmap.idnumber import check_digit
 
-__all__ = ["AUDIT_TRUTH_FILE", "DEPARTMENT_FILES", "write_department_records", "homophone_names",
-           "transpose_id_digits"]
+__all__ = [
+    "AUDIT_TRUTH_FILE",
+    "DEPARTMENT_FILES",
+    "homophone_names",
+    "transpose_id_digits",
+    "write_department_records",
+]
 
 AUDIT_TRUTH_FILE = "audit_truth.csv"
 DEPARTMENT_FILES = (
