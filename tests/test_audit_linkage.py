@@ -72,6 +72,17 @@ def test_planted_errors_from_the_demo_generator_still_link(base):
     assert (links["person_id"].to_numpy() == records["person_id"].to_numpy()).mean() >= 0.98
 
 
+def test_a_transposed_birth_month_links_on_name_alone(base):
+    # No birth date, no address: only the ID's digits (in another order) and the name.
+    person = base.iloc[40]
+    digits = person["id_number"]
+    swapped = next(digits[:i] + digits[i + 1] + digits[i] + digits[i + 2:] for i in (10, 11, 9, 12)
+                   if digits[i] != digits[i + 1])
+    records = pd.DataFrame({"record_id": ["p"], "name": [person["name"]], "id_number": [swapped]})
+    links = link_records(records, base)
+    assert links["person_id"].tolist() == [person["person_id"]]
+
+
 def test_exact_links_need_a_valid_id(base):
     person = base.iloc[10]
     records = pd.DataFrame({"record_id": ["ok", "wide"], "name": [person["name"]] * 2,

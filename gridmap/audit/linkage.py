@@ -122,6 +122,10 @@ def name_sound(names):
     return s.str.translate(table)
 
 
+def _sorted_digits(ids):
+    return np.array(["".join(sorted(v)) for v in pd.Series(ids, dtype="str").fillna("")], dtype=object)
+
+
 def prepare_people(frame, key):
     """The comparison columns of ``frame``: one row per record, keyed by column ``key``.
 
@@ -146,6 +150,7 @@ def prepare_people(frame, key):
         "id_number": ids.to_numpy(),
         "id_head": ids.str[:12].to_numpy(),
         "id_tail": ids.str[10:18].to_numpy(),
+        "id_digits": _sorted_digits(ids),
         "birth_date": birth.dt.strftime("%Y-%m-%d").to_numpy(),
         "birth_year": birth.dt.year.astype("Int64").astype(str).to_numpy(),
         "address": address.to_numpy(),
@@ -202,9 +207,10 @@ def _comparisons():
 
 
 # Candidate pairs: same birth date; same name sound and birth year; same first 12 ID
-# characters and surname; same last 8 ID characters; same name and address. A single
-# transposition leaves at least one of the ID blocks intact.
-_BLOCKS = (("birth_date",), ("name_py", "birth_year"), ("id_head", "surname"), ("id_tail",), ("name", "address"))
+# characters and surname; same last 8 ID characters; same ID digits in any order and
+# surname (a transposition keeps the digits, wherever it falls); same name and address.
+_BLOCKS = (("birth_date",), ("name_py", "birth_year"), ("id_head", "surname"), ("id_tail",),
+           ("id_digits", "surname"), ("name", "address"))
 
 
 def _smoothed(model, floor=1e-4):
@@ -247,6 +253,8 @@ def _candidate_base(base, base_ids, rec_p, taught, rng, background=20_000):
     keep |= base_ids.str[10:18].isin(pd.Index(rec_p["id_tail"].dropna().unique())).to_numpy()
     keep |= (base_ids.str[:12] + name.str[:1]).isin(
         pd.Index((rec_p["id_head"] + rec_p["surname"]).dropna().unique())).to_numpy()
+    digits = pd.Series(_sorted_digits(base_ids), index=base.index) + name.str[:1]
+    keep |= digits.isin(pd.Index((rec_p["id_digits"] + rec_p["surname"]).dropna().unique())).to_numpy()
     sound = name_sound(name) + birth.str[:4]
     keep |= sound.isin(pd.Index((rec_p["name_py"] + rec_p["birth_year"]).dropna().unique())).to_numpy()
     keep |= base["person_id"].isin(pd.Index(taught)).to_numpy()
