@@ -291,3 +291,65 @@ def test_care_heatmap_toggle_and_masked_elderly_list(editable, qtbot):
     assert panel.elderly.rowCount() == int(grids["elderly_60"].iloc[row])
     ids = [panel.elderly.item(r, 1).text() for r in range(panel.elderly.rowCount())]
     assert all(len(i) == 18 and i[6:14] == "********" for i in ids)
+
+
+def test_import_wizard_preview_and_review_queue(editable, qtbot, demo_dir, tmp_path):
+    import pandas as pd
+
+    from gridmap.app.importer import ImportDialog
+
+    win = editable
+    registry = pd.read_csv(demo_dir / "residents.csv", dtype=str).head(30)
+    registry.loc[0:2, "居住地址"] = ["不知道在哪里", "随便写写", "某某地方"]
+    registry.loc[0:2, ["经度", "纬度"]] = ""
+    registry["人员编号"] = "N" + registry["人员编号"]  # new people, not already in the project
+    csv = tmp_path / "new.csv"
+    registry.to_csv(csv, index=False, encoding="gbk")
+    dialog = ImportDialog(win.tr_, win)
+    qtbot.addWidget(dialog)
+    dialog.path.setText(str(csv))
+    dialog.refresh_preview()
+    headers = [dialog.preview.horizontalHeaderItem(c).text() for c in range(dialog.preview.columnCount())]
+    assert "CGCS2000 经度" in headers and dialog.address_col.currentText() == "居住地址"
+    options = dialog.options()
+    assert options["kind"] == "residents" and options["crs"] == "gcj02"
+    population = int(win.frames["grids"]["population"].sum())
+    win.run_import(**options)
+    qtbot.waitUntil(lambda: not win.tasks, timeout=60_000)
+    queue = win.review_queue
+    records = [queue.table.item(r, 1).text() for r in range(queue.table.rowCount())]
+    new_unplaced = [r for r in records if r.startswith("N")]
+    assert set(registry.loc[0:2, "人员编号"]) <= set(new_unplaced)
+    assert int(win.frames["grids"]["population"].sum()) == population + 30 - len(new_unplaced)
+    population = int(win.frames["grids"]["population"].sum())
+    row = records.index(registry.loc[0, "人员编号"])
+    assert queue.table.item(row, 2).text().endswith("*")  # masked name
+    # Place it by clicking the map, then apply.
+    queue.table.setCurrentCell(row, 0)
+    queue.pick_button.click()
+    target = _screen_point(win, 5)
+    qtbot.mouseClick(win.canvas.viewport(), Qt.LeftButton, pos=target)
+    assert queue.table.item(row, 7).text() != ""
+    queue.apply_button.click()
+    qtbot.waitUntil(lambda: not win.tasks, timeout=60_000)
+    assert int(win.frames["grids"]["population"].sum()) == population + 1
+    assert int(win.frames["grids"]["population"].iloc[5]) >= 1
+
+
+@pytest.fixture(autouse=True)
+def _dialogs_do_not_block(monkeypatch):
+    """A modal message box would wait for a click forever offscreen: record it instead."""
+    from PyQt5.QtWidgets import QMessageBox
+
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *args: shown.append(args[-1]))
+    return shown
+
+
+def test_leader_exports_a_report(editable, qtbot, tmp_path):
+    win = editable
+    win.set_workspace("leader")
+    out = tmp_path / "report.xlsx"
+    win.export_report(out)
+    qtbot.waitUntil(lambda: not win.tasks, timeout=120_000)
+    assert out.exists() and out.stat().st_size > 10_000

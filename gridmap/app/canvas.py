@@ -31,7 +31,7 @@ from gridmap.crs import METRIC_CRS, STORE_CRS, wgs84_to_gcj02
 
 __all__ = ["MapCanvas", "polygon_path", "TOOLS"]
 
-TOOLS = ("pan", "select", "line")
+TOOLS = ("pan", "select", "line", "point")
 _TO_STORE = pyproj.Transformer.from_crs(METRIC_CRS, STORE_CRS, always_xy=True)
 _SELECTED_PEN = QPen(QColor("#ffd92f"), 3.0)
 _SELECTED_PEN.setCosmetic(True)
@@ -86,6 +86,8 @@ class MapCanvas(QGraphicsView):
         was held.
     line_drawn(coords)
         A line drawn with the line tool, as a list of metric (x, y) pairs.
+    point_picked(lon, lat)
+        A click with the point tool, in CGCS2000.
     view_changed()
         After pan or zoom (debounced).
     """
@@ -93,6 +95,7 @@ class MapCanvas(QGraphicsView):
     cursor_moved = pyqtSignal(float, float)
     features_picked = pyqtSignal(str, list, bool)
     line_drawn = pyqtSignal(list)
+    point_picked = pyqtSignal(float, float)
     view_changed = pyqtSignal()
 
     def __init__(self, translate, parent=None):
@@ -385,6 +388,10 @@ class MapCanvas(QGraphicsView):
             return
         if self._tool == "line" and event.button() == Qt.RightButton:
             self._finish_line()
+            return
+        if self._tool == "point" and event.button() == Qt.LeftButton:
+            lon, lat = _TO_STORE.transform(*self._metric(event.pos()))
+            self.point_picked.emit(lon, lat)
             return
         super().mousePressEvent(event)
 

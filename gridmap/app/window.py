@@ -38,6 +38,7 @@ from PyQt5.QtWidgets import (
 
 from gridmap.app.canvas import MapCanvas
 from gridmap.app.charts import BarChart
+from gridmap.app.importer import ImportDialog, ReviewQueue
 from gridmap.app.i18n import Translator
 from gridmap.app.layers import LayerStyle, style_colours
 from gridmap.app.table import AttributeTable
@@ -115,6 +116,7 @@ class MainWindow(QMainWindow):
     def _build_actions(self):
         self.actions = {
             "open": self._action("open", self._choose_project, "Ctrl+O"),
+            "import": self._action("import", self._choose_import, "Ctrl+I"),
             "save_as": self._action("save_as", self._save_as, "Ctrl+Shift+S"),
             "export_png": self._action("export_png", self._choose_png, "Ctrl+E"),
             "quit": self._action("quit", self.close, "Ctrl+Q"),
@@ -132,13 +134,16 @@ class MainWindow(QMainWindow):
             self.actions[key] = action
         self.actions["tool_pan"].setChecked(True)
         menu = self.menuBar().addMenu(self.tr_("file"))
-        menu.addActions([self.actions[k] for k in ("open", "save_as", "export_png", "quit")])
+        menu.addActions([self.actions[k] for k in ("open", "import", "save_as", "export_png")])
+        self.recent_menu = menu.addMenu(self.tr_("recent"))
+        menu.addAction(self.actions["quit"])
         menu = self.menuBar().addMenu(self.tr_("view"))
         menu.addActions([self.actions[k] for k in ("zoom_full", "zoom_selection", "show_gcj02", "language")])
         self.addActions([self.actions["undo"], self.actions["redo"]])
         toolbar = self.addToolBar(self.tr_("view"))
         toolbar.setObjectName("main_toolbar")
         toolbar.addAction(self.actions["open"])
+        toolbar.addAction(self.actions["import"])
         toolbar.addSeparator()
         for key in ("tool_pan", "tool_select", "tool_line", "zoom_full", "zoom_selection"):
             toolbar.addAction(self.actions[key])
@@ -220,7 +225,12 @@ class MainWindow(QMainWindow):
         self.table = AttributeTable(self.tr_, headers=GRID_HEADERS if self.language == "zh" else None)
         self.table.selection_changed.connect(lambda rows: self.set_selection(rows, from_table=True))
         layout.addWidget(self.table)
-        self._dock("attributes", bottom, Qt.BottomDockWidgetArea)
+        attributes = self._dock("attributes", bottom, Qt.BottomDockWidgetArea)
+        self.review_queue = ReviewQueue(self)
+        self.canvas.point_picked.connect(self.review_queue.point_picked)
+        review = self._dock("review_queue", self.review_queue, Qt.BottomDockWidgetArea)
+        self.tabifyDockWidget(attributes, review)
+        attributes.raise_()
 
     def _workspace_panel(self, workspace):
         if workspace == "planner":
@@ -286,6 +296,8 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(title)
         self.coords.setText(str(path))
         self.canvas.zoom_full()
+        self.review_queue.load()
+        self._remember(path)
         return True
 
     def _draw_layers(self):
@@ -603,6 +615,41 @@ class MainWindow(QMainWindow):
             task.cancel()
 
     # -- files, language ------------------------------------------------------------------------------------------
+    # -- import, recent projects ------------------------------------------------------------------
+    def _choose_import(self):
+        dialog = ImportDialog(self.tr_, self)
+        if dialog.exec_() == ImportDialog.Accepted:
+            self.run_import(**dialog.options())
+
+    def run_import(self, kind, path, **options):
+        """Import grids, or geocode a registry/facility list, on a worker thread; then redraw."""
+        from gridmap.geocode.importing import geocode_file
+        from gridmap.grids.importing import import_grids
+
+        target = self.project.path
+
+        def done(summary):
+            self.open_project(target)
+            if kind != "grids":
+                self.statusBar().showMessage(self.tr_("import_done", placed=summary["placed"],
+                                                      review=summary["review"]), 10000)
+
+        if kind == "grids":
+            return self.run_task(import_grids, target, path, crs=options.get("crs"),
+                                 encoding=options.get("encoding"), on_done=done)
+        return self.run_task(geocode_file, target, path, kind, on_done=done, **options)
+
+    def _remember(self, path):
+        from PyQt5.QtCore import QSettings
+
+        settings = QSettings("GridMap", "GridMap")
+        recent = [p for p in (settings.value("recent", []) or []) if p != str(path)]
+        recent = [str(path), *recent][:8]
+        settings.setValue("recent", recent)
+        self.recent_menu.clear()
+        for item in recent:
+            self.recent_menu.addAction(item, lambda p=item: self.open_project(p))
+
     def _choose_report(self):
         path, _ = QFileDialog.getSaveFileName(self, self.tr_("export_report"), "report.pdf",
                                               "PDF (*.pdf);;HTML (*.html);;Excel (*.xlsx)")
@@ -611,12 +658,12 @@ class MainWindow(QMainWindow):
 
     def export_report(self, path):
         """Write a PDF, HTML or Excel report of the project (by suffix) on a worker thread."""
-        try:
-            from gridmap.report.commands import write_report
-        except ImportError:  # the report module is not installed: fall back to the map image
-            return self.export_png(str(Path(path).with_suffix(".png")))
+        from gridmap.report.commands import build_report
+
         suffix = Path(path).suffix.lower().lstrip(".")
-        return self.run_task(write_report, self.project.path, **{suffix: path},
+        if suffix not in ("pdf", "html", "xlsx"):
+            raise GridMapError(f"{path}: choose a .pdf, .html or .xlsx file name")
+        return self.run_task(build_report, self.project, **{suffix: path},
                              on_done=lambda _: self.statusBar().showMessage(self.tr_("export_done", path=path), 8000))
 
     def _choose_png(self):

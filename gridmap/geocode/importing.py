@@ -25,7 +25,7 @@ from gridmap.project import Project
 from gridmap.report.excel import write_xlsx
 from gridmap.schema import FACILITY_KIND_LABELS, RECORD_KINDS
 
-__all__ = ["REVIEW_HEADERS", "CORRECTION_HEADERS", "geocode_file", "apply_review", "review_sheet"]
+__all__ = ["REVIEW_HEADERS", "CORRECTION_HEADERS", "geocode_file", "apply_review", "apply_corrections", "review_sheet"]
 
 # The review workbook an officer corrects: result columns, then the columns to fill in.
 REVIEW_HEADERS = {
@@ -109,6 +109,8 @@ def _merge_layers(project, layer, id_col, placed, review, source_name):
     review = review.assign(source=source_name, record_id=review[id_col])
     if project.has_layer("review"):
         old_review = project.read("review")
+        if "record_id" not in old_review:  # a review table written before record ids existed
+            old_review["record_id"] = old_review.get(id_col, pd.Series("", index=old_review.index))
         keep = ~((old_review["source"] == source_name) & old_review["record_id"].isin(ids))
         review = pd.concat([old_review[keep], review], ignore_index=True)
     review = review.astype({c: str for c in review.columns if review[c].dtype == object})
@@ -169,6 +171,8 @@ def geocode_file(project_path, input_path, kind, *, address_col=None, x_col=None
         raise GridMapError(f"--crs: {exc}") from None
     project = Project(project_path)
     data_date = pd.Timestamp(project.meta().get("data_date", pd.Timestamp.today().date()))
+    # Columns may be named by their Chinese header; the table's headers are renamed to fields.
+    address_col, x_col, y_col = (spec["headers"].get(c, c) if c else None for c in (address_col, x_col, y_col))
     frame = _prepare(read_table(input_path, encoding=encoding), kind, spec, address_col, x_col, y_col,
                      input_path, data_date)
     grids, gazetteer, index = _load_context(project)
@@ -200,10 +204,20 @@ def apply_review(project_path, review_file):
     put straight into the given grid; those placed leave the review table. Rows
     without a correction are left as they were. Returns a summary dict.
     """
-    project = Project(project_path)
     sheet = read_table(review_file)
     header_to_field = {h: f for f, h in {**REVIEW_HEADERS, **CORRECTION_HEADERS}.items()}
-    sheet = sheet.rename(columns=header_to_field)
+    return apply_corrections(project_path, sheet.rename(columns=header_to_field), source_name=review_file)
+
+
+def apply_corrections(project_path, sheet, source_name="corrections"):
+    """Place review rows from a table of corrections (the app's review queue uses this directly).
+
+    ``sheet`` has ``source``, ``record_id`` and any of ``corrected_address``,
+    ``corrected_lon``, ``corrected_lat`` (CGCS2000) and ``corrected_grid_code``.
+    """
+    project = Project(project_path)
+    review_file = source_name
+    sheet = sheet.fillna("").astype(str)
     for needed in ("source", "record_id"):
         if needed not in sheet:
             raise GridMapError(f"{review_file}: missing required column {REVIEW_HEADERS[needed]}")
