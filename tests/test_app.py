@@ -353,3 +353,36 @@ def test_leader_exports_a_report(editable, qtbot, tmp_path):
     win.export_report(out)
     qtbot.waitUntil(lambda: not win.tasks, timeout=120_000)
     assert out.exists() and out.stat().st_size > 10_000
+
+
+def test_reshape_a_shared_boundary_with_snapped_clicks(editable, qtbot, _dialogs_do_not_block):
+    """Draw a new course for a shared boundary: clicks snap onto the boundary's ends."""
+    win = editable
+    grids = win.frames["grids"]
+    metric = win.metric["grids"]
+    # Two neighbours in one community and the line they share.
+    a = 0
+    b = next(i for i in range(1, len(grids)) if grids["community_code"].iloc[i] == grids["community_code"].iloc[0]
+             and shapely.length(shapely.intersection(metric[a].boundary, metric[i].boundary)) > 100)
+    shared = shapely.line_merge(shapely.intersection(metric[a].boundary, metric[b].boundary))
+    shared = max(shapely.get_parts(shared), key=shapely.length)
+    start, end = shared.coords[0], shared.coords[-1]
+    middle = shared.interpolate(0.5, normalized=True)
+    towards_b = shapely.point_on_surface(metric[b])
+    bend = (middle.x + 0.3 * (towards_b.x - middle.x), middle.y + 0.3 * (towards_b.y - middle.y))
+    win.canvas.zoom_to([metric[a], metric[b]], margin=0.2)
+    panel = win.workspace_panels["planner"]
+    panel.line_use.setCurrentIndex(panel.line_use.findData("reshape"))
+    win.actions["tool_line"].trigger()
+    view = win.canvas.viewport()
+    nudge = QPoint(3, -2)  # a few pixels off: snapping puts the ends on the boundary
+    qtbot.mouseClick(view, Qt.LeftButton, pos=win.canvas.mapFromScene(start[0], -start[1]) + nudge)
+    qtbot.mouseClick(view, Qt.LeftButton, pos=win.canvas.mapFromScene(*bend[:1], -bend[1]))
+    end_pos = win.canvas.mapFromScene(end[0], -end[1]) + nudge
+    qtbot.mouseClick(view, Qt.LeftButton, pos=end_pos)
+    qtbot.mouseDClick(view, Qt.LeftButton, pos=end_pos)
+    assert not _dialogs_do_not_block, _dialogs_do_not_block
+    after = win.metric["grids"]
+    codes = win.frames["grids"]["grid_code"]
+    new_a = after[int(np.flatnonzero(codes == grids["grid_code"].iloc[a])[0])]
+    assert shapely.area(new_a) > shapely.area(metric[a])  # a gained the area between old and new boundary

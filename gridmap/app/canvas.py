@@ -110,6 +110,7 @@ class MapCanvas(QGraphicsView):
         self.setFocusPolicy(Qt.StrongFocus)
         self.layers = {}
         self.pick_layer = "grids"
+        self.snap_px = 10.0  # drawn points snap to grid vertices/edges this close on screen
         self.show_gcj02 = False
         self._tool = "pan"
         self._press = None
@@ -279,6 +280,27 @@ class MapCanvas(QGraphicsView):
         box = shapely.box(rect.left(), -rect.bottom(), rect.right(), -rect.top())
         return sorted(int(i) for i in layer.tree.query(box, predicate="intersects"))
 
+    def snap(self, x, y):
+        """Move a drawn point onto the nearest vertex, else edge, of the pick layer within ``snap_px`` pixels."""
+        layer = self.layers.get(self.pick_layer)
+        if layer is None or layer.tree is None or self.snap_px <= 0:
+            return x, y
+        tolerance = self.snap_px * self.metres_per_pixel()
+        point = shapely.Point(x, y)
+        near = layer.tree.query(point.buffer(tolerance))
+        if len(near) == 0:
+            return x, y
+        edges = shapely.boundary(layer.geoms[near])
+        vertices = shapely.get_coordinates(edges)
+        distance = np.hypot(vertices[:, 0] - x, vertices[:, 1] - y)
+        if distance.min() <= tolerance:
+            return tuple(vertices[distance.argmin()])
+        ends = shapely.get_coordinates(shapely.shortest_line(edges, point))[::2]
+        distance = np.hypot(ends[:, 0] - x, ends[:, 1] - y)
+        if distance.min() <= tolerance:
+            return tuple(ends[distance.argmin()])
+        return x, y
+
     # -- view -------------------------------------------------------------------------------
     def zoom_full(self):
         rect = self.scene().itemsBoundingRect()
@@ -383,7 +405,7 @@ class MapCanvas(QGraphicsView):
             self._press = event.pos()
             return
         if self._tool == "line" and event.button() == Qt.LeftButton:
-            self._line_points.append(self._metric(event.pos()))
+            self._line_points.append(self.snap(*self._metric(event.pos())))
             self._draw_line_preview()
             return
         if self._tool == "line" and event.button() == Qt.RightButton:
@@ -398,7 +420,7 @@ class MapCanvas(QGraphicsView):
     def mouseDoubleClickEvent(self, event):
         if self._tool == "line":
             # The double click's own point ends the line unless its first press already added it.
-            x, y = self._metric(event.pos())
+            x, y = self.snap(*self._metric(event.pos()))
             tolerance = 3 * self.metres_per_pixel()
             if not self._line_points or np.hypot(x - self._line_points[-1][0], y - self._line_points[-1][1]) > tolerance:
                 self._line_points.append((x, y))

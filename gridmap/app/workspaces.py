@@ -38,7 +38,7 @@ from gridmap.errors import GridMapError
 from gridmap.idnumber import mask_id, mask_name
 from gridmap.schema import FACILITY_KIND_LABELS
 
-__all__ = ["PlannerPanel", "CarePanel"]
+__all__ = ["CarePanel", "PlannerPanel"]
 
 _CARE_KINDS = ("day_care", "elderly_home", "care_station", "meal_point", "health_centre")
 
@@ -47,20 +47,32 @@ def _warn(window, error):
     QMessageBox.warning(window, window.tr_("task_failed"), str(error))
 
 
-class PlannerPanel(QWidget):
-    """Split, merge, balance, undo/redo and the edit history, through the grid editing engine."""
+class _Panel(QWidget):
+    """A workspace panel: a line of help, the project summary, then the panel's own tools."""
+
+    help_key = ""
 
     def __init__(self, window):
         super().__init__()
         self.window = window
-        tr = window.tr_
-        layout = QVBoxLayout(self)
-        help_text = QLabel(tr("planner_help"))
+        self.layout_ = QVBoxLayout(self)
+        help_text = QLabel(window.tr_(self.help_key))
         help_text.setWordWrap(True)
-        layout.addWidget(help_text)
+        self.layout_.addWidget(help_text)
         self.summary = QLabel()
         self.summary.setTextFormat(Qt.RichText)
-        layout.addWidget(self.summary)
+        self.layout_.addWidget(self.summary)
+
+
+class PlannerPanel(_Panel):
+    """Split, merge, balance, undo/redo and the edit history, through the grid editing engine."""
+
+    help_key = "planner_help"
+
+    def __init__(self, window):
+        super().__init__(window)
+        tr = window.tr_
+        layout = self.layout_
         row = QHBoxLayout()
         self.merge_button = QPushButton(tr("merge"))
         self.merge_button.clicked.connect(self.merge)
@@ -70,6 +82,13 @@ class PlannerPanel(QWidget):
         self.split_button.clicked.connect(self.split_parts)
         row.addWidget(self.parts)
         row.addWidget(self.split_button)
+        layout.addLayout(row)
+        row = QHBoxLayout()
+        row.addWidget(QLabel(tr("line_use")))
+        self.line_use = QComboBox()
+        for use in ("split", "reshape", "draw"):
+            self.line_use.addItem(tr(f"line_{use}"), use)
+        row.addWidget(self.line_use, 1)
         layout.addLayout(row)
         row = QHBoxLayout()
         self.undo_button = QPushButton(tr("undo"))
@@ -156,9 +175,18 @@ class PlannerPanel(QWidget):
         return self._run(lambda: self.editor.split_parts(codes[0], self.parts.value()))
 
     def split_line(self, coords):
-        """Split the one selected grid by a line drawn on the map (metric coordinates)."""
+        """Use a line drawn on the map (metric coordinates) as the line tool is set to:
+        split the selected grid, move a shared boundary (reshape), or draw a new grid
+        (the line's vertices, closed, as its outline)."""
         import shapely
 
+        use = self.line_use.currentData()
+        if use == "reshape":
+            return self._run(lambda: self.editor.reshape(shapely.LineString(coords), crs=METRIC_CRS))
+        if use == "draw":
+            if len(coords) < 3:
+                return _warn(self.window, self.window.tr_("draw_needs_three"))
+            return self._run(lambda: self.editor.draw(shapely.Polygon(coords), crs=METRIC_CRS))
         codes = self._selected_codes()
         if len(codes) != 1:
             return _warn(self.window, self.window.tr_("select_one"))
@@ -243,20 +271,15 @@ class PlannerPanel(QWidget):
                               self.window.tr_("topology_problems", n=len(report.problems)))
 
 
-class CarePanel(QWidget):
+class CarePanel(_Panel):
     """Demand, heatmap, need types, coverage circles, under-served grids, allocation, elderly lists."""
 
+    help_key = "care_help"
+
     def __init__(self, window):
-        super().__init__()
-        self.window = window
+        super().__init__(window)
         tr = window.tr_
-        layout = QVBoxLayout(self)
-        help_text = QLabel(tr("care_help"))
-        help_text.setWordWrap(True)
-        layout.addWidget(help_text)
-        self.summary = QLabel()
-        self.summary.setTextFormat(Qt.RichText)
-        layout.addWidget(self.summary)
+        layout = self.layout_
         row = QHBoxLayout()
         self.heatmap_box = QCheckBox(tr("heatmap"))
         self.heatmap_box.toggled.connect(self.toggle_heatmap)
@@ -340,7 +363,6 @@ class CarePanel(QWidget):
         rgba = np.asarray(Image.open(png).convert("RGBA"))
         self.window.canvas.remove_layer("heatmap")
         self.window.canvas.add_raster("heatmap", rgba, bounds, z=1.5, opacity=0.8)
-        return None
 
     # -- need types, coverage ---------------------------------------------------------------------
     def show_need_types(self):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
-__all__ = ["write_xlsx"]
+__all__ = ["finish_workbook", "pin_properties", "write_xlsx"]
 
 _PINNED_ZIP_TIME = (2025, 12, 31, 0, 0, 0)
 
@@ -37,9 +37,19 @@ def write_xlsx(sheets, path, pinned_time=None):
                 sample = frame[column].head(200).tolist()
                 width = max([_display_width(column), *map(_display_width, sample)]) + 2
                 sheet.column_dimensions[get_column_letter(i)].width = min(width, 60)
-        if pinned_time is not None:
-            writer.book.properties.created = pinned_time
-            writer.book.properties.modified = pinned_time
+        pin_properties(writer.book, pinned_time)
+    return finish_workbook(buffer, path, pinned_time)
+
+
+def pin_properties(book, pinned_time):
+    """Set a workbook's created/modified times (before saving) when ``pinned_time`` is given."""
+    if pinned_time is not None:
+        book.properties.created = pinned_time
+        book.properties.modified = pinned_time
+
+
+def finish_workbook(buffer, path, pinned_time=None):
+    """Write the saved workbook in ``buffer`` to ``path``, pinning zip times when asked."""
     data = buffer.getvalue()
     if pinned_time is not None:
         data = _pin_zip(data, pinned_time)

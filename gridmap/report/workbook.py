@@ -15,7 +15,6 @@ Personal data: the review and audit lists arrive masked from
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -33,7 +32,7 @@ from gridmap.report.content import (
     coverage_by_area,
     scrub_id_numbers,
 )
-from gridmap.report.excel import _display_width, _pin_zip
+from gridmap.report.excel import _display_width, finish_workbook, pin_properties
 from gridmap.schema import FACILITY_KIND_LABELS
 
 __all__ = ["SHEETS", "number_format", "workbook_sheets", "write_workbook"]
@@ -300,13 +299,8 @@ def write_workbook(content, path, *, pinned_time=None) -> dict:
                 if fmt is not None:
                     for (cell,) in sheet.iter_rows(min_row=2, max_row=len(frame) + 1, min_col=i, max_col=i):
                         cell.number_format = fmt
-        if pinned_time is not None:
-            writer.book.properties.created = pinned_time
-            writer.book.properties.modified = pinned_time
-    data = buffer.getvalue()
-    if pinned_time is not None:
-        data = _pin_zip(data, pinned_time)
-    Path(path).write_bytes(data)
+        pin_properties(writer.book, pinned_time)
+    finish_workbook(buffer, path, pinned_time)
     return {name: len(frame) for name, frame in sheets.items()}
 
 
