@@ -44,6 +44,7 @@ from gridmap.app.layers import LayerStyle, style_colours
 from gridmap.app.table import AttributeTable
 from gridmap.app.worker import Task
 from gridmap.app.workspaces import CarePanel, PlannerPanel
+from gridmap.care.coverage import CARE_KINDS
 from gridmap.crs import METRIC_CRS
 from gridmap.errors import GridMapError
 from gridmap.project import Project
@@ -68,7 +69,6 @@ _LAYERS = {
 _FACILITY_COLOURS = {"elderly_home": "#e41a1c", "day_care": "#ff7f00", "care_station": "#984ea3", "meal_point": "#4daf4a",
                      "health_centre": "#377eb8", "clinic": "#a6cee3", "supermarket": "#999999", "barber": "#bbbbbb",
                      "restaurant": "#cccccc", "candidate": "#000000"}
-_CARE_KINDS = ("elderly_home", "day_care", "care_station", "meal_point", "health_centre")
 
 
 class MainWindow(QMainWindow):
@@ -314,7 +314,7 @@ class MainWindow(QMainWindow):
                 self.canvas.set_labels(name, self.frames[name][style.labels])
         if "facilities" in self.frames:
             facilities = self.frames["facilities"]
-            care = facilities[facilities["kind"].isin(_CARE_KINDS)]
+            care = facilities[facilities["kind"].isin(CARE_KINDS)]
             xy = np.column_stack([self.metric["facilities"].x, self.metric["facilities"].y])[care.index]
             colours = care["kind"].map(_FACILITY_COLOURS).to_numpy()
             self.canvas.add_points("facilities", xy, colours)
@@ -420,7 +420,7 @@ class MainWindow(QMainWindow):
                 rows.append(f"<tr><td bgcolor='{colour}' width=18>&nbsp;</td><td>{label}</td></tr>")
         if "facilities" in self.frames:
             rows.append(f"<tr><td colspan=2><b>{self.tr_('facilities_layer')}</b></td></tr>")
-            for kind in _CARE_KINDS:
+            for kind in CARE_KINDS:
                 label = FACILITY_KIND_LABELS[kind] if self.language == "zh" else kind.replace("_", " ")
                 rows.append(f"<tr><td><font color='{_FACILITY_COLOURS[kind]}'>●</font></td><td>{label}</td></tr>")
         if "recommended_sites" in self.canvas.layers:
@@ -552,7 +552,7 @@ class MainWindow(QMainWindow):
         grids = self.frames.get("grids")
         if grids is None:
             return
-        care_cols = [f"fac_{k}" for k in _CARE_KINDS if f"fac_{k}" in grids]
+        care_cols = [f"fac_{k}" for k in CARE_KINDS if f"fac_{k}" in grids]
         by = grids.assign(facilities=grids[care_cols].sum(axis=1) if care_cols else 0).groupby("district")
         table = by.agg(grids=("grid_code", "size"), population=("population", "sum"), elderly_60=("elderly_60", "sum"),
                        elderly_80=("elderly_80", "sum"), facilities=("facilities", "sum"))

@@ -33,6 +33,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
+from gridmap.care.coverage import CARE_KINDS
 from gridmap.crs import METRIC_CRS
 from gridmap.errors import GridMapError
 from gridmap.idnumber import mask_id, mask_name
@@ -40,7 +41,8 @@ from gridmap.schema import FACILITY_KIND_LABELS
 
 __all__ = ["CarePanel", "PlannerPanel"]
 
-_CARE_KINDS = ("day_care", "elderly_home", "care_station", "meal_point", "health_centre")
+# Day care first: the kind most often planned.
+_CARE_KINDS = ("day_care", *(kind for kind in CARE_KINDS if kind != "day_care"))
 
 
 def _warn(window, error):

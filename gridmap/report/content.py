@@ -23,6 +23,9 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+# The care kinds and service packages are the analysis modules' own (re-exported here).
+from gridmap.care.clusters import SERVICE_LABELS, SERVICES
+from gridmap.care.coverage import CARE_KINDS
 from gridmap.crs import METRIC_CRS
 from gridmap.errors import GridMapError
 from gridmap.idnumber import mask_id, mask_name
@@ -53,17 +56,6 @@ ATLAS_LEVELS = ("district", "subdistrict", "community")
 LEVEL_LABELS = {"district": "区", "subdistrict": "街道", "community": "社区", "grid": "网格"}
 _LEVEL_LAYERS = {"district": "districts", "subdistrict": "subdistricts", "community": "communities"}
 
-#: The five elderly-care facility kinds the report's coverage figures are about.
-CARE_KINDS = ("elderly_home", "day_care", "care_station", "meal_point", "health_centre")
-
-SERVICE_LABELS = {
-    "community_care": "社区养老",
-    "meals": "集中膳食",
-    "health": "健康医疗",
-    "day_care": "老年日托",
-    "mutual_aid": "老人互助",
-}
-SERVICES = tuple(SERVICE_LABELS)
 
 #: Chinese headers of every column a report shows (PDF tables, Excel, HTML popups).
 LABELS = {
