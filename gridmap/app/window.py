@@ -213,7 +213,7 @@ class MainWindow(QMainWindow):
         self.workspace_panels = {ws: self._workspace_panel(ws) for ws in WORKSPACES}
         for ws in WORKSPACES:
             self.workspace_stack.addWidget(self.workspace_panels[ws])
-        self._dock("workspace", self.workspace_stack, Qt.RightDockWidgetArea)
+        self._dock("workspace", self.workspace_stack, Qt.RightDockWidgetArea).setMinimumWidth(430)
 
         # Attribute table at the bottom, with an attribute query.
         bottom = QWidget()
@@ -245,7 +245,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(title)
         self.kpi_table = QTableWidget()
         self.kpi_table.verticalHeader().hide()
-        self.kpi_table.setMinimumHeight(170)
+        self.kpi_table.setMinimumHeight(300)
         layout.addWidget(self.kpi_table)
         self.chart_elderly = BarChart("#e6550d")
         self.chart_share = BarChart("#3182bd")
@@ -558,18 +558,27 @@ class MainWindow(QMainWindow):
                        elderly_80=("elderly_80", "sum"), facilities=("facilities", "sum"))
         table.loc[self.tr_("city_total")] = table.sum()
         table["share_60"] = table["elderly_60"] / table["population"].where(table["population"] > 0)
+        extra = self._dashboard_extras(grids)
+        for column, values in extra.items():
+            table[column] = values.reindex(table.index)
+            table.loc[self.tr_("city_total"), column] = values.sum() if column != "covered" else np.nan
+        if "covered" in extra:
+            table.loc[self.tr_("city_total"), "covered"] = self._city_coverage
         headers = [self.tr_("district"), self.tr_("grid_count"), self.tr_("population"), self.tr_("elderly_60"),
-                   self.tr_("elderly_80"), self.tr_("facility_count"), self.tr_("share_60")]
-        self.kpi_table.setColumnCount(len(headers))
-        self.kpi_table.setHorizontalHeaderLabels(headers)
-        self.kpi_table.setRowCount(len(table))
-        for r, (district, row) in enumerate(table.iterrows()):
-            values = [district, f"{row['grids']:,.0f}", f"{row['population']:,.0f}", f"{row['elderly_60']:,.0f}",
-                      f"{row['elderly_80']:,.0f}", f"{row['facilities']:,.0f}",
-                      "" if pd.isna(row["share_60"]) else f"{row['share_60']:.1%}"]
-            for c, value in enumerate(values):
-                item = QTableWidgetItem(value)
-                item.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter) if c else int(Qt.AlignLeft | Qt.AlignVCenter))
+                   self.tr_("elderly_80"), self.tr_("facility_count"), self.tr_("share_60"),
+                   *[self.tr_(f"kpi_{c}") for c in extra]]
+        # Indicators down, districts across: fits the narrow side panel.
+        self.kpi_table.setColumnCount(len(table) + 1)
+        self.kpi_table.setHorizontalHeaderLabels([self.tr_("kpi"), *map(str, table.index)])
+        self.kpi_table.setRowCount(len(headers) - 1)
+        columns = ["grids", "population", "elderly_60", "elderly_80", "facilities", "share_60", *extra]
+        percent = {"share_60", "covered"}
+        for r, (label, column) in enumerate(zip(headers[1:], columns)):
+            self.kpi_table.setItem(r, 0, QTableWidgetItem(label))
+            for c, value in enumerate(table[column], start=1):
+                text = "" if pd.isna(value) else (f"{value:.1%}" if column in percent else f"{value:,.0f}")
+                item = QTableWidgetItem(text)
+                item.setTextAlignment(int(Qt.AlignRight | Qt.AlignVCenter))
                 self.kpi_table.setItem(r, c, item)
         self.kpi_table.resizeColumnsToContents()
         self.kpi = table
@@ -577,6 +586,32 @@ class MainWindow(QMainWindow):
         self.chart_elderly.set_data(self.tr_("elderly_60") + " · " + self.tr_("district"), districts.index,
                                     districts["elderly_60"])
         self.chart_share.set_data(self.tr_("share_60"), districts.index, districts["share_60"].fillna(0), "{:.1%}")
+
+    def _dashboard_extras(self, grids):
+        """Per-district coverage rate, unmet demand and audit findings, when the project has them."""
+        extras = {}
+        district_of = grids.set_index("grid_code")["district"]
+        if self.project.has_layer("care_coverage"):
+            cover = pd.DataFrame(self.project.read("care_coverage", columns=["grid_code", "kind", "demand", "covered"]))
+            cover = cover[cover["kind"] == "day_care"]
+            cover["district"] = district_of.reindex(cover["grid_code"]).to_numpy()
+            cover["served"] = cover["demand"] * cover["covered"].astype(bool)
+            by = cover.groupby("district")[["served", "demand"]].sum()
+            extras["covered"] = by["served"] / by["demand"].where(by["demand"] > 0)
+            self._city_coverage = by["served"].sum() / max(by["demand"].sum(), 1e-12)
+        if "care_unmet" in grids:
+            extras["unmet"] = grids.groupby("district")["care_unmet"].sum()
+        findings = [n for n in self.project.layer_names() if n.startswith("audit_") and n.count("_") == 1]
+        for name in findings:
+            table = pd.DataFrame(self.project.read(name))
+            if "grid_code" not in table:
+                continue
+            if "active" in table:
+                table = table[table["active"].astype(bool)]
+            counts = district_of.reindex(table["grid_code"]).value_counts()
+            extras.setdefault("findings", pd.Series(0.0, index=grids["district"].unique()))
+            extras["findings"] = extras["findings"].add(counts, fill_value=0)
+        return extras
 
     # -- tasks ------------------------------------------------------------------------------------------------
     def run_task(self, fn, *args, on_done=None, **kwargs):
