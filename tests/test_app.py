@@ -386,3 +386,24 @@ def test_reshape_a_shared_boundary_with_snapped_clicks(editable, qtbot, _dialogs
     codes = win.frames["grids"]["grid_code"]
     new_a = after[int(np.flatnonzero(codes == grids["grid_code"].iloc[a])[0])]
     assert shapely.area(new_a) > shapely.area(metric[a])  # a gained the area between old and new boundary
+
+
+def test_findings_tab_lists_masked_cases_and_records_decisions(editable, qtbot, demo_dir, project_copy):
+    from gridmap.audit.findings import read_findings
+    from gridmap.cli import main
+
+    assert main(["audit", "pension", str(project_copy), "--records", str(demo_dir)]) == 0
+    win = editable
+    win.findings.load()
+    table = win.findings.table
+    assert table.rowCount() == len(read_findings(project_copy, "pension").query("active"))
+    assert table.rowCount() > 0
+    names = [table.item(r, 2).text() for r in range(table.rowCount())]
+    assert all("*" in name for name in names)
+    table.selectRow(0)
+    qtbot.mouseClick(table.viewport(), Qt.LeftButton, pos=table.visualItemRect(table.item(0, 0)).center())
+    assert len(win.selection) == 1
+    win.findings.status.setCurrentIndex(win.findings.status.findData("verified"))
+    assert win.findings.decide() == 1
+    stored = read_findings(project_copy, "pension").set_index("finding_id")
+    assert stored.loc[win.findings.frame["finding_id"].iloc[0], "status"] == "verified"

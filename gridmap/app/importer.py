@@ -263,3 +263,86 @@ class ReviewQueue(QWidget):
             self.load()
 
         return self.window.run_task(apply_corrections, self.window.project.path, fixes, on_done=done)
+
+
+class FindingsList(QWidget):
+    """The cross-department findings as grid workers' tasks: pick a check, see masked cases,
+    jump to the grid, and record a decision (verified / dismissed) that survives re-runs."""
+
+    SHOWN = ("finding_id", "status", "name_masked", "grid_name", "worker_name", "amount", "summary")
+
+    def __init__(self, window):
+        super().__init__()
+        from gridmap.audit.findings import STATUS_LABELS
+
+        self.window = window
+        tr = window.tr_
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        row = QHBoxLayout()
+        self.check = QComboBox()
+        for check in ("pension", "dibao", "duplicates", "jobs"):
+            self.check.addItem(tr(f"check_{check}"), check)
+        self.check.currentIndexChanged.connect(lambda *_: self.load())
+        self.count = QLabel()
+        self.status = QComboBox()
+        for status, label in STATUS_LABELS.items():
+            self.status.addItem(label if window.language == "zh" else status, status)
+        decide = QPushButton(tr("record_decision"))
+        decide.clicked.connect(self.decide)
+        for widget in (self.check, self.count):
+            row.addWidget(widget)
+        row.addStretch(1)
+        row.addWidget(self.status)
+        row.addWidget(decide)
+        layout.addLayout(row)
+        self.table = QTableWidget(0, len(self.SHOWN))
+        self.table.setHorizontalHeaderLabels([tr(f"finding_{c}") for c in self.SHOWN])
+        self.table.verticalHeader().hide()
+        self.table.cellClicked.connect(self._select_grid)
+        layout.addWidget(self.table)
+        self.frame = pd.DataFrame()
+
+    def load(self):
+        """Show the active findings of the chosen check (already masked in the project)."""
+        from gridmap.audit.findings import STATUS_LABELS, read_findings
+
+        project = self.window.project
+        self.table.setRowCount(0)
+        if project is None:
+            return
+        frame = read_findings(project, self.check.currentData())
+        frame = frame[frame["active"]].reset_index(drop=True) if len(frame) else frame
+        self.frame = frame.head(2000)
+        self.count.setText(self.window.tr_("findings_count", n=len(frame)))
+        self.table.setRowCount(len(self.frame))
+        for r, record in enumerate(self.frame.itertuples(index=False)):
+            for c, column in enumerate(self.SHOWN):
+                value = getattr(record, column)
+                if column == "status":
+                    value = STATUS_LABELS.get(value, value) if self.window.language == "zh" else value
+                item = QTableWidgetItem("" if pd.isna(value) else (f"{value:,.0f}" if column == "amount" else str(value)))
+                item.setFlags(item.flags() & ~Qt.ItemIsEditable)
+                self.table.setItem(r, c, item)
+        self.table.resizeColumnsToContents()
+
+    def _select_grid(self, row, _column):
+        grids = self.window.frames.get("grids")
+        if grids is None or row >= len(self.frame):
+            return
+        rows = np.flatnonzero(grids["grid_code"].to_numpy() == self.frame["grid_code"].iloc[row]).tolist()
+        if rows:
+            self.window.set_selection(rows)
+            self.window.zoom_to_selection()
+
+    def decide(self):
+        """Record the chosen status for the selected findings."""
+        from gridmap.audit.findings import set_status
+
+        rows = sorted({index.row() for index in self.table.selectedIndexes()})
+        if not rows:
+            return 0
+        ids = self.frame["finding_id"].iloc[rows].tolist()
+        changed = set_status(self.window.project, self.check.currentData(), ids, self.status.currentData())
+        self.load()
+        return changed

@@ -38,7 +38,7 @@ from PyQt5.QtWidgets import (
 
 from gridmap.app.canvas import MapCanvas
 from gridmap.app.charts import BarChart
-from gridmap.app.importer import ImportDialog, ReviewQueue
+from gridmap.app.importer import FindingsList, ImportDialog, ReviewQueue
 from gridmap.app.i18n import Translator
 from gridmap.app.layers import LayerStyle, style_colours
 from gridmap.app.table import AttributeTable
@@ -230,6 +230,9 @@ class MainWindow(QMainWindow):
         self.canvas.point_picked.connect(self.review_queue.point_picked)
         review = self._dock("review_queue", self.review_queue, Qt.BottomDockWidgetArea)
         self.tabifyDockWidget(attributes, review)
+        self.findings = FindingsList(self)
+        findings = self._dock("findings", self.findings, Qt.BottomDockWidgetArea)
+        self.tabifyDockWidget(review, findings)
         attributes.raise_()
 
     def _workspace_panel(self, workspace):
@@ -297,6 +300,7 @@ class MainWindow(QMainWindow):
         self.coords.setText(str(path))
         self.canvas.zoom_full()
         self.review_queue.load()
+        self.findings.load()
         self._remember(path)
         return True
 
