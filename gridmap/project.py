@@ -98,9 +98,15 @@ class Project:
             frame = frame.set_crs(STORE_CRS)
         return frame
 
-    def write(self, layers, drop=()):
-        """Replace (or add) ``layers`` and remove the layers named in ``drop``, atomically."""
-        _atomic_write(self.path, dict(layers), start_from=self.path, drop=drop)
+    def write(self, layers, drop=(), meta=None):
+        """Replace (or add) ``layers``, remove those named in ``drop`` and update ``meta`` keys, atomically.
+
+        One call is one copy of the file: pass results and their metadata together.
+        """
+        layers = dict(layers)
+        if meta:
+            layers[META_TABLE] = _meta_frame({**self.meta(), **meta})
+        _atomic_write(self.path, layers, start_from=self.path, drop=drop)
 
     def meta(self):
         """The project's metadata as a dict (values decoded from JSON)."""
@@ -111,7 +117,7 @@ class Project:
 
     def set_meta(self, **values):
         """Update metadata keys (values must be JSON-serialisable)."""
-        self.write({META_TABLE: _meta_frame({**self.meta(), **values})})
+        self.write({}, meta=values)
 
     def info(self):
         """A summary for ``gridmap info``: CRS, layer row counts, grids and communities by zone."""

@@ -17,14 +17,19 @@ from gridmap.project import Project
 pytestmark = pytest.mark.gui
 
 
-@pytest.fixture
-def window(qtbot, demo_project):
+def _open_window(qtbot, path):
     make_application()
-    win = MainWindow(demo_project)
+    win = MainWindow(path)
     qtbot.addWidget(win)
     win.show()
     qtbot.waitExposed(win)
     return win
+
+
+@pytest.fixture
+def window(qtbot, demo_project):
+    """The window on the shared read-only demo."""
+    return _open_window(qtbot, demo_project)
 
 
 def _screen_point(win, row):
@@ -184,12 +189,8 @@ def test_screenshot_command_writes_a_drawn_png(demo_project, tmp_path, workspace
 
 @pytest.fixture
 def editable(qtbot, project_copy):
-    make_application()
-    win = MainWindow(project_copy)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    return win
+    """The window on a private copy that edits may change."""
+    return _open_window(qtbot, project_copy)
 
 
 def _largest_grid(win):
@@ -407,3 +408,17 @@ def test_findings_tab_lists_masked_cases_and_records_decisions(editable, qtbot, 
     assert win.findings.decide() == 1
     stored = read_findings(project_copy, "pension").set_index("finding_id")
     assert stored.loc[win.findings.frame["finding_id"].iloc[0], "status"] == "verified"
+
+
+def test_keys_zoom_and_pan_the_map(window, qtbot):
+    canvas = window.canvas
+    canvas.setFocus()
+    before = canvas.metres_per_pixel()
+    qtbot.keyClick(canvas, Qt.Key_Plus)
+    assert canvas.metres_per_pixel() == pytest.approx(before / 1.25)
+    qtbot.keyClick(canvas, Qt.Key_Minus)
+    assert canvas.metres_per_pixel() == pytest.approx(before)
+    qtbot.keyClick(canvas, Qt.Key_Plus)
+    centre = canvas.mapToScene(canvas.viewport().rect().center())
+    qtbot.keyClick(canvas, Qt.Key_Right)
+    assert canvas.mapToScene(canvas.viewport().rect().center()).x() > centre.x()

@@ -305,6 +305,9 @@ class MapCanvas(QGraphicsView):
     def zoom_full(self):
         rect = self.scene().itemsBoundingRect()
         if not rect.isEmpty():
+            # Room around the data, so the map can be panned even when it all fits the view.
+            margin = max(rect.width(), rect.height())
+            self.setSceneRect(rect.adjusted(-margin, -margin, margin, margin))
             self.fitInView(rect.adjusted(-300, -300, 300, 300), Qt.KeepAspectRatio)
         self.view_changed.emit()
         self._label_timer.start()

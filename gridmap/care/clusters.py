@@ -656,15 +656,11 @@ def analyse_clusters(
     already-loaded :func:`gridmap.care.demand.load_elderly` output. ``write`` saves
     with :func:`write_clusters`.
     """
-    from gridmap.care.demand import load_elderly, personal_demand, project_weights
+    from gridmap.care.demand import elderly_demand
 
     if not project.has_layer("grids"):
         raise GridMapError(f"{project.path}: has no grids layer; import grids first")
-    weights = project_weights(project, weights)
-    if elderly is None:
-        elderly = load_elderly(project, weights)
-    else:
-        elderly = elderly.assign(demand=personal_demand(elderly, weights))
+    weights, elderly = elderly_demand(project, weights, elderly)
     if len(elderly) == 0:
         raise GridMapError(f"{project.path}: no residents aged 60 or over; nothing to cluster")
     grids = project.read("grids", columns=["grid_code", "grid_name", "community"])

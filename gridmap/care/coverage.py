@@ -636,16 +636,12 @@ def analyse_coverage(
     write : bool
         Save with :func:`write_coverage`.
     """
-    from gridmap.care.demand import load_elderly, personal_demand, project_weights
+    from gridmap.care.demand import elderly_demand
 
     for layer in ("grids", "facilities"):
         if not project.has_layer(layer):
             raise GridMapError(f"{project.path}: has no {layer} layer")
-    weights = project_weights(project, weights)
-    if elderly is None:
-        elderly = load_elderly(project, weights)
-    else:
-        elderly = elderly.assign(demand=personal_demand(elderly, weights))
+    weights, elderly = elderly_demand(project, weights, elderly)
     stored = project.meta().get(UPTAKE_META_KEY) or {}
     if not isinstance(stored, dict):
         raise GridMapError(

@@ -54,6 +54,7 @@ __all__ = [
     "META_KEY",
     "DemandResult",
     "analyse_demand",
+    "elderly_demand",
     "check_weights",
     "grid_demand",
     "load_elderly",
@@ -307,6 +308,19 @@ def load_elderly(project, weights=None, *, elderly_age=60) -> pd.DataFrame:
     return need_indicators(frame, weights, elderly_age=elderly_age).reset_index(drop=True)
 
 
+def elderly_demand(project, weights=None, elderly=None):
+    """Resolve the demand weights and return ``(weights, elderly)`` with a ``demand`` column.
+
+    Every analysis starts here: ``elderly`` already loaded by :func:`load_elderly`
+    (to read the residents once for several analyses) is re-weighted with the
+    resolved weights; otherwise it is read from the project.
+    """
+    weights = project_weights(project, weights)
+    if elderly is None:
+        return weights, load_elderly(project, weights)
+    return weights, elderly.assign(demand=personal_demand(elderly, weights))
+
+
 def _layer_fields(project, name):
     import pyogrio
 
@@ -387,11 +401,7 @@ def analyse_demand(project, weights=None, *, elderly=None, write=False) -> Deman
     """
     if not project.has_layer("grids"):
         raise GridMapError(f"{project.path}: has no grids layer; import grids first")
-    weights = project_weights(project, weights)
-    if elderly is None:
-        elderly = load_elderly(project, weights)
-    else:
-        elderly = elderly.assign(demand=personal_demand(elderly, weights))
+    weights, elderly = elderly_demand(project, weights, elderly)
     grids = project.read("grids", columns=["grid_code", "grid_name", "community"])
     result = grid_demand(elderly, grids, weights)
     if write:
@@ -424,5 +434,5 @@ def write_demand(project, result: DemandResult) -> None:
         column = values[source].reindex(grids["grid_code"].astype("string").to_numpy())
         grids[target] = column.fillna(0).to_numpy()
     geometry_last = [c for c in grids.columns if c != "geometry"] + ["geometry"]
-    project.write({"grids": grids[geometry_last], "care_demand": result.table})
-    project.set_meta(care_demand_weights_used=result.weights)
+    project.write({"grids": grids[geometry_last], "care_demand": result.table},
+                  meta={"care_demand_weights_used": result.weights})

@@ -431,12 +431,10 @@ def demand_heatmap(
     elderly : DataFrame, optional
         Already-loaded :func:`gridmap.care.demand.load_elderly` output.
     """
-    from gridmap.care.demand import load_elderly, personal_demand, project_weights
+    from gridmap.care.demand import elderly_demand
 
-    weights = project_weights(project, weights)
-    if elderly is None:
-        elderly = load_elderly(project, weights)
-    demand = personal_demand(elderly, weights)
+    _, elderly = elderly_demand(project, weights, elderly)
+    demand = elderly["demand"].to_numpy()
     located = np.isfinite(elderly["x"].to_numpy()) & np.isfinite(elderly["y"].to_numpy())
     if not located.any():
         raise GridMapError(

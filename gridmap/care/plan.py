@@ -24,7 +24,7 @@ import pandas as pd
 import shapely
 
 from gridmap.care.coverage import DEFAULT_RADIUS, DEFAULT_UPTAKE, UPTAKE_META_KEY, grid_centres
-from gridmap.care.demand import load_elderly, personal_demand, project_weights
+from gridmap.care.demand import elderly_demand
 from gridmap.care.location import CapacitatedPMedian, MaxCoverage, PMedian
 from gridmap.crs import METRIC_CRS
 from gridmap.errors import GridMapError
@@ -108,10 +108,7 @@ def plan_sites(project, kind="day_care", new_sites=5, model="pmedian", radius=DE
         raise GridMapError(f"asked for {new_sites} new sites but the project has only {len(candidates)} candidates")
     if progress:
         progress(0.05, "读取老年人口需求")
-    weights = project_weights(project, weights)
-    if elderly is None:
-        elderly = load_elderly(project, weights)
-    elderly = elderly.assign(demand=personal_demand(elderly, weights))
+    weights, elderly = elderly_demand(project, weights, elderly)
     grids = project.read("grids", columns=["grid_code", "grid_name", "community"])
     centres = grid_centres(grids, elderly)
     clients = centres[centres["demand"] > 0].reset_index(drop=True)
@@ -229,5 +226,5 @@ def write_plan(project, result):
                   np.column_stack([ends.x.to_numpy(), ends.y.to_numpy()])], axis=1))
     lines_layer = gpd.GeoDataFrame(grids[["grid_code", "site_id", "distance_m", "covered"]], geometry=lines,
                                    crs=METRIC_CRS).to_crs("EPSG:4490")
-    project.write({"care_allocation": result.grids, "care_sites": result.sites, "care_allocation_lines": lines_layer})
-    project.set_meta(care_plan=result.summary)
+    project.write({"care_allocation": result.grids, "care_sites": result.sites, "care_allocation_lines": lines_layer},
+                  meta={"care_plan": result.summary})
